@@ -1,0 +1,341 @@
+"""WxaClient: pacing, token lookup, retries and errcode mapping, once for every endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import random
+from types import TracebackType
+from typing import Any, Self
+
+from ._converter import decode_response
+from ._endpoints import EndpointSpec, MiniProgram
+from ._errors import (
+    WxaDecodeError,
+    WxaError,
+    WxaSystemBusyError,
+    WxaTimeoutError,
+    WxaTokenError,
+    WxaTransportError,
+    raise_for_errcode,
+)
+from ._models import WxaRequest
+from ._sinks import Sink
+from ._tokens import TokenProvider
+from ._transport import HttpRequest, HttpResponse, Timeout, Transport
+
+__all__ = ["DEFAULT_BASE_URL", "WxaClient"]
+
+DEFAULT_BASE_URL = "https://api.weixin.qq.com"
+
+_log = logging.getLogger("wxa_async")
+
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+_NO_HEADERS: dict[str, str] = {}
+# An error answer to a binary endpoint is a small JSON object; never buffer more.
+_MAX_ERROR_BODY = 1 << 20
+_UNSET: Any = object()
+_DEFAULT_TIMEOUT = Timeout()
+
+
+class _Shared:
+    """State every ``with_options`` view of one client shares."""
+
+    __slots__ = (
+        "close_provider", "closed", "gate", "owns_transport", "provider", "retry_counts",
+        "transport", "urls",
+    )
+
+    def __init__(
+        self, transport: Transport, owns_transport: bool, provider: TokenProvider,
+        close_provider: bool, max_concurrency: int,
+    ) -> None:
+        self.transport = transport
+        self.owns_transport = owns_transport
+        self.provider = provider
+        self.close_provider = close_provider
+        self.gate = asyncio.Semaphore(max_concurrency)
+        self.urls: dict[str, str] = {}
+        self.retry_counts: collections.Counter[str] = collections.Counter()
+        self.closed = False
+
+
+class WxaClient:
+    """The entry point: ``async with WxaClient(token_provider=...) as client``.
+
+    Parameters
+    ----------
+    token_provider:
+        Gives each mini program's authorizer access token (:class:`TokenProvider`).
+    base_url:
+        ``https://api.weixin.qq.com``; an emulator or a proxy may be given.
+    transport:
+        ``None`` makes an :class:`HttpxTransport` that the client closes.
+    timeout:
+        A :class:`Timeout` or a number of seconds for connect, read and total.
+    max_retries:
+        Retries of an idempotent read after errcode -1, HTTP 5xx, a timeout or a
+        connection failure (default 3). Mutations are retried only when the request
+        certainly never left (connection refused).
+    max_concurrency:
+        How many calls are in flight at once; more wait in the client, not in the HTTP
+        library's pool. ``None`` takes the transport's ``default_concurrency``.
+    retry_deadline:
+        No retry starts later than this many seconds after the first attempt.
+    close_token_provider:
+        Also close the provider (its ``aclose``) when the client closes.
+    """
+
+    def __init__(
+        self,
+        token_provider: TokenProvider,
+        base_url: str = DEFAULT_BASE_URL,
+        transport: Transport | None = None,
+        *,
+        timeout: Timeout | float | None = _DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        max_concurrency: int | None = None,
+        retry_deadline: float = 30.0,
+        close_token_provider: bool = False,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        owns = transport is None
+        if transport is None:
+            from ._httpx import HttpxTransport
+
+            transport = HttpxTransport()
+        concurrency = max_concurrency or transport.default_concurrency
+        if concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        self._shared = _Shared(transport, owns, token_provider, close_token_provider, concurrency)
+        self._base_url = base_url.rstrip("/")
+        self._timeout = Timeout.coerce(timeout)
+        self._max_retries = max_retries
+        self._retry_deadline = retry_deadline
+        self._apps: dict[str, MiniProgram] = {}
+
+    # -- public surface -------------------------------------------------------------
+
+    def app(self, appid: str) -> MiniProgram:
+        """The handle of one mini program; its methods are the endpoint table's."""
+        handle = self._apps.get(appid)
+        if handle is None:
+            if not isinstance(appid, str) or not appid:
+                from ._errors import WxaValidationError
+
+                raise WxaValidationError("appid: must be a non-empty string")
+            handle = self._apps[appid] = MiniProgram(self, appid)
+        return handle
+
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | float | None = _UNSET,
+        max_retries: int = _UNSET,
+        retry_deadline: float = _UNSET,
+    ) -> WxaClient:
+        """A view of this client with other per-call options; it shares the transport,
+        the token provider and the concurrency gate, and needs no closing."""
+        view = object.__new__(WxaClient)
+        view._shared = self._shared
+        view._base_url = self._base_url
+        view._timeout = self._timeout if timeout is _UNSET else Timeout.coerce(timeout)
+        view._max_retries = self._max_retries if max_retries is _UNSET else max_retries
+        view._retry_deadline = (
+            self._retry_deadline if retry_deadline is _UNSET else retry_deadline
+        )
+        view._apps = {}
+        return view
+
+    @property
+    def transport(self) -> Transport:
+        return self._shared.transport
+
+    @property
+    def token_provider(self) -> TokenProvider:
+        return self._shared.provider
+
+    @property
+    def timeout(self) -> Timeout:
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries
+
+    @property
+    def retry_counts(self) -> collections.Counter[str]:
+        """Retries made so far, by endpoint name (token refreshes count as ``token``)."""
+        return self._shared.retry_counts
+
+    async def aclose(self) -> None:
+        shared = self._shared
+        if shared.closed:
+            return
+        shared.closed = True
+        if shared.owns_transport:
+            await shared.transport.aclose()
+        if shared.close_provider:
+            closer = getattr(shared.provider, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"WxaClient(base_url={self._base_url!r}, transport={self._shared.transport!r})"
+
+    # -- the one call path ------------------------------------------------------------
+
+    async def _execute(
+        self, appid: str, endpoint: EndpointSpec, request: WxaRequest, sink: Sink | None
+    ) -> Any:
+        """Run one endpoint call with token lookup, retries and error mapping.
+
+        Returns the response model, or for a binary endpoint the bytes written to
+        ``sink``."""
+        shared = self._shared
+        if shared.closed:
+            raise WxaError("the client is closed")
+        params, content = endpoint.encode(request)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        attempt = 0
+        token_retried = False
+        while True:
+            token = await shared.provider.get_token(appid)
+            try:
+                return await self._attempt(endpoint, token, params, content, sink)
+            except WxaTokenError:
+                # The service rejected the token before doing anything: safe to retry
+                # any endpoint once with a fresh token. A provider that cannot refresh
+                # hands back the same token, and the error surfaces the second time.
+                if token_retried:
+                    raise
+                token_retried = True
+                shared.retry_counts["token"] += 1
+                await shared.provider.invalidate(appid, token)
+            except (WxaSystemBusyError, WxaTransportError) as exc:
+                delay = self._retry_delay(endpoint, exc, attempt, loop.time() - started)
+                if delay is None or (sink is not None and not sink.reset()):
+                    raise
+                attempt += 1
+                shared.retry_counts[endpoint.name] += 1
+                _log.debug(
+                    "retrying %s for %s in %.2fs after %s (attempt %d)",
+                    endpoint.name, appid, delay, type(exc).__name__, attempt,
+                )
+                await asyncio.sleep(delay)
+
+    def _retry_delay(
+        self, endpoint: EndpointSpec, exc: WxaError, attempt: int, elapsed: float
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None for no retry."""
+        if attempt >= self._max_retries:
+            return None
+        if isinstance(exc, WxaTransportError) and not exc.request_sent:
+            pass  # never reached the service: safe even for a mutation
+        elif not endpoint.idempotent:
+            return None  # the mutation may have been applied: never repeat it
+        elif isinstance(exc, WxaTransportError) and exc.status_code is not None and not (
+            exc.status_code >= 500 or exc.status_code == 429
+        ):
+            return None
+        # Exponential backoff with "equal jitter": half fixed, half random, capped.
+        ceiling = min(0.1 * 2.0**attempt, 2.0)
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        if elapsed + delay > self._retry_deadline:
+            return None
+        return delay
+
+    async def _attempt(
+        self, endpoint: EndpointSpec, token: str, params: dict[str, str],
+        content: bytes | None, sink: Sink | None,
+    ) -> Any:
+        shared = self._shared
+        url = shared.urls.get(endpoint.path)
+        if url is None:
+            url = shared.urls[endpoint.path] = f"{self._base_url}/{endpoint.path}"
+        request = HttpRequest(
+            endpoint.method, url, {**params, "access_token": token}, content,
+            _JSON_HEADERS if content is not None else _NO_HEADERS, self._timeout,
+        )
+        async with shared.gate:
+            try:
+                async with asyncio.timeout(self._timeout.total):
+                    response = await shared.transport.send(request)
+                    try:
+                        if sink is None:
+                            return await self._read_json(endpoint, response)
+                        return await self._read_binary(endpoint, response, sink)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise WxaTimeoutError(
+                    f"{endpoint.name}: no complete answer within {self._timeout.total} s",
+                    endpoint=endpoint.name,
+                ) from None
+            except WxaTransportError as exc:
+                if exc.endpoint is None:
+                    exc.endpoint = endpoint.name
+                raise
+
+    @staticmethod
+    def _check_status(endpoint: EndpointSpec, response: HttpResponse) -> None:
+        status = response.status_code
+        if status >= 400:
+            raise WxaTransportError(
+                f"{endpoint.name}: HTTP {status}", endpoint=endpoint.name, status_code=status
+            )
+
+    @staticmethod
+    def _parse(endpoint: EndpointSpec, body: bytes) -> Any:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise WxaDecodeError(
+                f"{endpoint.name}: answer is not JSON ({len(body)} bytes)", endpoint=endpoint.name
+            ) from None
+        raise_for_errcode(payload, endpoint.name)
+        return payload
+
+    async def _read_json(self, endpoint: EndpointSpec, response: HttpResponse) -> Any:
+        self._check_status(endpoint, response)
+        payload = self._parse(endpoint, await response.read())
+        return decode_response(payload, endpoint.response, endpoint.name)
+
+    async def _read_binary(
+        self, endpoint: EndpointSpec, response: HttpResponse, sink: Sink
+    ) -> int:
+        self._check_status(endpoint, response)
+        content_type = response.headers.get("content-type", "").lower()
+        if content_type.startswith(("application/json", "text/")):
+            # The service answers errors to a binary endpoint as JSON.
+            body = bytearray()
+            async for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > _MAX_ERROR_BODY:
+                    raise WxaDecodeError(
+                        f"{endpoint.name}: {content_type} answer larger than "
+                        f"{_MAX_ERROR_BODY} bytes", endpoint=endpoint.name,
+                    )
+            self._parse(endpoint, bytes(body))
+            raise WxaDecodeError(
+                f"{endpoint.name}: expected binary content, got {content_type} without errcode",
+                endpoint=endpoint.name,
+            )
+        written = 0
+        async for chunk in response.iter_bytes():
+            sink.write(chunk)
+            written += len(chunk)
+        return written

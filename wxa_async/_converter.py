@@ -1,0 +1,115 @@
+"""The one cattrs converter: request models to wire dicts, wire dicts to response models.
+
+Kept apart from the models (so they stay plain attrs classes) and tuned for the hot
+path: ``detailed_validation`` is off, and a failure of any kind is turned into a single
+:class:`WxaDecodeError` by :func:`decode_response`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+from ._errors import WxaDecodeError
+from ._models import AddQrcodeJumpRequest, WxaRequest, WxaResponse
+
+__all__ = ["decode_response", "dumps", "encode_request"]
+
+R = TypeVar("R", bound=WxaResponse)
+
+converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
+
+
+def _structure_int(value: Any, _: type) -> int:
+    # The service sends some ids as strings ("auditid": "1234567") and ints elsewhere.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"expected an integer, got {type(value).__name__}")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return float(value)
+    raise ValueError(f"expected a number, got {type(value).__name__}")
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
+converter.register_structure_hook(str, _structure_str)
+
+
+def _drop_nulls(value: Any) -> Any:
+    # A null where the model has a default means "absent": let the default apply.
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def decode_response(payload: Any, cls: type[R], endpoint: str) -> R:
+    """Build ``cls`` from a decoded JSON object; any mismatch is a WxaDecodeError."""
+    if not isinstance(payload, dict):
+        raise WxaDecodeError(
+            f"expected a JSON object, got {type(payload).__name__}", endpoint=endpoint
+        )
+    try:
+        result = converter.structure(_drop_nulls(payload), cls)
+    except Exception as exc:  # cattrs raises many kinds; the caller sees one.
+        raise WxaDecodeError(
+            f"answer does not fit {cls.__name__}: {type(exc).__name__}: {exc}"[:300],
+            endpoint=endpoint,
+        ) from None
+    result.raw = payload
+    return result
+
+
+def _unstructure_request(request: WxaRequest) -> dict[str, Any]:
+    # Fields the caller did not give (None) are omitted, never sent as null.
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(request)):  # type: ignore[arg-type]
+        value = getattr(request, field.name)
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            if field.name == "debug_url" and not value:
+                continue
+            value = [
+                {k: v for k, v in attrs.asdict(item).items() if v is not None}
+                if attrs.has(type(item))
+                else item
+                for item in value
+            ]
+        out[field.name] = value
+    if isinstance(request, AddQrcodeJumpRequest):
+        # The seed sends these two as strings ("permit_sub_rule": "1").
+        out["permit_sub_rule"] = str(request.permit_sub_rule)
+        out["open_version"] = str(request.open_version)
+    return out
+
+
+def encode_request(request: WxaRequest) -> dict[str, Any]:
+    """The wire fields of ``request``, in declaration order, with None omitted."""
+    return _unstructure_request(request)
+
+
+def dumps(payload: Any) -> bytes:
+    """JSON as the service wants it: UTF-8 text, not ``\\u`` escapes."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
