@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._callback import CallbackHandler, callback_asgi_app
 from ._client import DEFAULT_BASE_URL, WxaClient
+from ._component import ComponentTokenProvider
+from ._crypto import MessageCrypto
 from ._endpoints import ENDPOINTS, MiniProgram
 from ._errors import (
     WxaApiError,
@@ -17,6 +20,18 @@ from ._errors import (
     WxaTokenError,
     WxaTransportError,
     WxaValidationError,
+)
+from ._events import (
+    AuditDelayEvent,
+    AuditFailEvent,
+    AuditSuccessEvent,
+    AuthorizedEvent,
+    ComponentVerifyTicketEvent,
+    Event,
+    GenericEvent,
+    UnauthorizedEvent,
+    UpdateAuthorizedEvent,
+    parse_event,
 )
 from ._httpx import HttpxTransport
 from ._models import (
@@ -42,8 +57,11 @@ from ._models import (
     VersionInfoResponse,
     WxaResponse,
 )
+from ._redis_store import RedisTokenStore
+from ._stores import MemoryTokenStore, TokenStore
 from ._tokens import StaticTokenProvider, TokenProvider
 from ._transport import HttpRequest, HttpResponse, Timeout, Transport
+from ._xml import WxaBodyTooLargeError, WxaXmlError, render_event_xml
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
@@ -54,35 +72,51 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "ENDPOINTS",
     "AiohttpTransport",
+    "AuditDelayEvent",
+    "AuditFailEvent",
     "AuditItem",
     "AuditStatusResponse",
+    "AuditSuccessEvent",
+    "AuthorizedEvent",
+    "CallbackHandler",
     "Category",
     "CategoryListResponse",
     "CodePrivacyInfoResponse",
+    "ComponentTokenProvider",
+    "ComponentVerifyTicketEvent",
+    "Event",
     "ExpInfo",
+    "GenericEvent",
     "GrayReleasePlan",
     "GrayReleasePlanResponse",
     "HttpRequest",
     "HttpResponse",
     "HttpxTransport",
     "LatestAuditStatusResponse",
+    "MemoryTokenStore",
+    "MessageCrypto",
     "MiniProgram",
     "PageListResponse",
     "QrcodeJumpFileResponse",
     "QrcodeJumpRule",
     "QrcodeJumpRulesResponse",
     "QuotaResponse",
+    "RedisTokenStore",
     "ReleaseInfo",
     "StaticTokenProvider",
     "SubmitAuditResponse",
     "SupportVersionResponse",
     "Timeout",
     "TokenProvider",
+    "TokenStore",
     "Transport",
+    "UnauthorizedEvent",
+    "UpdateAuthorizedEvent",
     "UvInfo",
     "UvItem",
     "VersionInfoResponse",
     "WxaApiError",
+    "WxaBodyTooLargeError",
     "WxaClient",
     "WxaDecodeError",
     "WxaError",
@@ -94,6 +128,10 @@ __all__ = [
     "WxaTokenError",
     "WxaTransportError",
     "WxaValidationError",
+    "WxaXmlError",
+    "callback_asgi_app",
+    "parse_event",
+    "render_event_xml",
 ]
 
 

@@ -1,0 +1,244 @@
+"""Typed push events: audit results (seed section 6) and the component callbacks.
+
+:func:`parse_event` maps decrypted push XML onto frozen attrs classes with snake_case
+fields. A well-formed event it does not know becomes a :class:`GenericEvent` that keeps
+every field; a known event missing a field it needs, or with a non-integer time, raises
+:class:`~wxa_async.WxaXmlError`. Secrets (the verify ticket, authorization and pre-auth
+codes) are left out of every ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import attrs
+
+from ._xml import DEFAULT_MAX_BODY_BYTES, WxaXmlError, parse_xml
+
+__all__ = [
+    "AuditDelayEvent",
+    "AuditFailEvent",
+    "AuditSuccessEvent",
+    "AuthorizedEvent",
+    "ComponentVerifyTicketEvent",
+    "Event",
+    "GenericEvent",
+    "UnauthorizedEvent",
+    "UpdateAuthorizedEvent",
+    "parse_event",
+]
+
+
+@attrs.frozen(kw_only=True)
+class AuditSuccessEvent:
+    """``weapp_audit_success``: the submitted version passed audit."""
+
+    to_user_name: str
+    from_user_name: str
+    create_time: int
+    succ_time: int
+
+
+@attrs.frozen(kw_only=True)
+class AuditFailEvent:
+    """``weapp_audit_fail``: the audit rejected the version. ``screen_shot`` holds the
+    media ids of the optional ``|``-separated ScreenShot field."""
+
+    to_user_name: str
+    from_user_name: str
+    create_time: int
+    reason: str
+    fail_time: int
+    screen_shot: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class AuditDelayEvent:
+    """``weapp_audit_delay``: the audit takes longer than usual."""
+
+    to_user_name: str
+    from_user_name: str
+    create_time: int
+    reason: str
+    delay_time: int
+
+
+@attrs.frozen(kw_only=True)
+class ComponentVerifyTicketEvent:
+    """InfoType ``component_verify_ticket``, pushed every ten minutes. Hand it to the
+    token provider: ``await provider.set_verify_ticket(event.component_verify_ticket)``."""
+
+    app_id: str
+    create_time: int
+    component_verify_ticket: str = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class AuthorizedEvent:
+    """InfoType ``authorized``: a mini program authorized the platform."""
+
+    app_id: str
+    create_time: int
+    authorizer_appid: str
+    authorization_code: str = attrs.field(repr=False)
+    authorization_code_expired_time: int
+    pre_auth_code: str = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class UpdateAuthorizedEvent:
+    """InfoType ``updateauthorized``: the authorizer changed the granted permissions."""
+
+    app_id: str
+    create_time: int
+    authorizer_appid: str
+    authorization_code: str = attrs.field(repr=False)
+    authorization_code_expired_time: int
+    pre_auth_code: str = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class UnauthorizedEvent:
+    """InfoType ``unauthorized``: the authorizer revoked the platform's authorization."""
+
+    app_id: str
+    create_time: int
+    authorizer_appid: str
+
+
+def _field_names(fields: Mapping[str, Any]) -> str:
+    # Unknown events may carry secrets we cannot recognise: show only the tag names.
+    return f"<{len(fields)} fields: {', '.join(sorted(fields))}>"
+
+
+@attrs.frozen(kw_only=True)
+class GenericEvent:
+    """Any other well-formed push. ``fields`` maps each XML tag to its value as parsed
+    (``str``, ``None`` for an empty element, ``dict`` nested, ``list`` repeated);
+    ``msg_type`` / ``event`` / ``info_type`` repeat the routing fields when present.
+    Its ``repr`` shows the tag names only."""
+
+    msg_type: str | None
+    event: str | None
+    info_type: str | None
+    fields: Mapping[str, Any] = attrs.field(repr=_field_names, hash=False)
+
+
+Event: TypeAlias = (
+    AuditSuccessEvent
+    | AuditFailEvent
+    | AuditDelayEvent
+    | ComponentVerifyTicketEvent
+    | AuthorizedEvent
+    | UpdateAuthorizedEvent
+    | UnauthorizedEvent
+    | GenericEvent
+)
+
+
+class _Fields:
+    """Typed reads from the parsed XML, naming the event kind in every error."""
+
+    def __init__(self, fields: Mapping[str, Any], kind: str) -> None:
+        self._fields = fields
+        self._kind = kind
+
+    def text(self, tag: str, *, required: bool = True) -> str:
+        if tag not in self._fields:
+            if required:
+                raise WxaXmlError(f"{self._kind} event lacks {tag}")
+            return ""
+        value = self._fields[tag]
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise WxaXmlError(f"{self._kind} event: {tag} is not a text element")
+        return value
+
+    def time(self, tag: str) -> int:
+        value = self.text(tag).strip()
+        # isdigit alone accepts non-ASCII digits that int() would also read; be strict.
+        if not (value.isascii() and value.isdigit()):
+            raise WxaXmlError(f"{self._kind} event: {tag} is not an integer")
+        return int(value)
+
+
+def _routing(fields: Mapping[str, Any], tag: str) -> str | None:
+    value = fields.get(tag)
+    return value.strip() if isinstance(value, str) else None
+
+
+def _authorization(f: _Fields) -> dict[str, Any]:
+    return {
+        "app_id": f.text("AppId"),
+        "create_time": f.time("CreateTime"),
+        "authorizer_appid": f.text("AuthorizerAppid"),
+        "authorization_code": f.text("AuthorizationCode"),
+        "authorization_code_expired_time": f.time("AuthorizationCodeExpiredTime"),
+        "pre_auth_code": f.text("PreAuthCode", required=False),
+    }
+
+
+def event_from_fields(fields: Mapping[str, Any]) -> Event:
+    """Build the event for already-parsed push fields (see :func:`parse_event`)."""
+    msg_type = _routing(fields, "MsgType")
+    event = _routing(fields, "Event")
+    info_type = _routing(fields, "InfoType")
+    kind = (event or info_type or msg_type or "push")[:64]  # it names errors; keep short
+    f = _Fields(fields, kind)
+    if msg_type == "event" and event == "weapp_audit_success":
+        return AuditSuccessEvent(
+            to_user_name=f.text("ToUserName"),
+            from_user_name=f.text("FromUserName"),
+            create_time=f.time("CreateTime"),
+            succ_time=f.time("SuccTime"),
+        )
+    if msg_type == "event" and event == "weapp_audit_fail":
+        shots = f.text("ScreenShot", required=False)
+        return AuditFailEvent(
+            to_user_name=f.text("ToUserName"),
+            from_user_name=f.text("FromUserName"),
+            create_time=f.time("CreateTime"),
+            reason=f.text("Reason"),
+            fail_time=f.time("FailTime"),
+            screen_shot=tuple(s for s in shots.split("|") if s),
+        )
+    if msg_type == "event" and event == "weapp_audit_delay":
+        return AuditDelayEvent(
+            to_user_name=f.text("ToUserName"),
+            from_user_name=f.text("FromUserName"),
+            create_time=f.time("CreateTime"),
+            reason=f.text("Reason"),
+            delay_time=f.time("DelayTime"),
+        )
+    if msg_type is None and event is None:
+        if info_type == "component_verify_ticket":
+            return ComponentVerifyTicketEvent(
+                app_id=f.text("AppId"),
+                create_time=f.time("CreateTime"),
+                component_verify_ticket=f.text("ComponentVerifyTicket"),
+            )
+        if info_type == "authorized":
+            return AuthorizedEvent(**_authorization(f))
+        if info_type == "updateauthorized":
+            return UpdateAuthorizedEvent(**_authorization(f))
+        if info_type == "unauthorized":
+            return UnauthorizedEvent(
+                app_id=f.text("AppId"),
+                create_time=f.time("CreateTime"),
+                authorizer_appid=f.text("AuthorizerAppid"),
+            )
+    return GenericEvent(
+        msg_type=msg_type, event=event, info_type=info_type, fields=dict(fields)
+    )
+
+
+def parse_event(xml: str | bytes, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Event:
+    """Parse decrypted push XML into its event class.
+
+    Never raises for a well-formed push it does not know (that is a
+    :class:`GenericEvent`); every bad input raises a :class:`~wxa_async.WxaXmlError`
+    (a :class:`~wxa_async.WxaSignatureError`, so a :class:`~wxa_async.WxaError`).
+    """
+    return event_from_fields(parse_xml(xml, max_bytes=max_bytes))
