@@ -1,0 +1,108 @@
+"""Where tokens live between refreshes: the ``TokenStore`` protocol and the in-memory default.
+
+A store is shared state. :class:`~wxa_async.ComponentTokenProvider` keeps its own
+lock-free cache in front of it and only reaches the store when that cache misses, so a
+store may be slow (a network hop) without slowing every API call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from typing import Protocol, runtime_checkable
+
+__all__ = ["MemoryTokenStore", "TokenStore"]
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Key/value storage with expiry, compare-and-clear and an expiring lock.
+
+    * ``get`` answers ``None`` for a missing or expired key;
+    * ``set`` with ``ttl=None`` keeps the value until it is overwritten (refresh tokens,
+      the verify ticket); a ``ttl`` in seconds makes it expire;
+    * ``delete_if_equal`` deletes only if the key still holds ``value`` (atomically), so a
+      caller holding a stale value cannot erase a newer one, and tells whether it did;
+    * ``lock`` is a mutual-exclusion lock that the store drops by itself ``ttl`` seconds
+      after it was taken, so a holder that died blocks the others no longer than that.
+    """
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl: float | None) -> None: ...
+
+    async def delete_if_equal(self, key: str, value: str) -> bool: ...
+
+    def lock(self, key: str, ttl: float) -> AbstractAsyncContextManager[None]: ...
+
+
+class MemoryTokenStore:
+    """A :class:`TokenStore` in this process's memory (the default).
+
+    Values are lost when the process ends: give a persistent store (e.g.
+    :class:`~wxa_async.RedisTokenStore`) when refresh tokens rotate or several
+    processes share the tokens. ``clock`` (seconds, monotonic) is injectable for tests.
+    """
+
+    # Lock holders are polled at most this often (seconds) so that an expired lock is
+    # noticed even when nobody releases it.
+    _POLL = 0.05
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._values: dict[str, tuple[str, float | None]] = {}
+        self._locks: dict[str, tuple[object, float]] = {}
+        self._released: asyncio.Event | None = None
+
+    async def get(self, key: str) -> str | None:
+        item = self._values.get(key)
+        if item is None:
+            return None
+        value, expires_at = item
+        if expires_at is not None and expires_at <= self._clock():
+            del self._values[key]
+            return None
+        return value
+
+    async def set(self, key: str, value: str, ttl: float | None) -> None:
+        self._values[key] = (value, None if ttl is None else self._clock() + ttl)
+
+    async def delete_if_equal(self, key: str, value: str) -> bool:
+        if await self.get(key) != value:
+            return False
+        del self._values[key]
+        return True
+
+    def lock(self, key: str, ttl: float) -> AbstractAsyncContextManager[None]:
+        return self._lock(key, ttl)
+
+    @asynccontextmanager
+    async def _lock(self, key: str, ttl: float) -> AsyncIterator[None]:
+        owner = object()
+        while True:
+            held = self._locks.get(key)
+            now = self._clock()
+            if held is None or held[1] <= now:
+                self._locks[key] = (owner, now + ttl)
+                break
+            # Woken by any release; the timeout notices an expired (abandoned) lock.
+            if self._released is None:
+                self._released = asyncio.Event()
+            released = self._released
+            with suppress(TimeoutError):
+                await asyncio.wait_for(released.wait(), min(self._POLL, held[1] - now))
+        try:
+            yield
+        finally:
+            # Release only our own lock: after expiry it may belong to someone else.
+            held = self._locks.get(key)
+            if held is not None and held[0] is owner:
+                del self._locks[key]
+                if self._released is not None:
+                    self._released.set()
+                    self._released = None
+
+    def __repr__(self) -> str:  # keys name appids only, values are never shown
+        return f"MemoryTokenStore(keys={len(self._values)})"
