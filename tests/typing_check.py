@@ -7,9 +7,11 @@ assertion: if the line stopped being an error, mypy would fail on the unused ign
 
 from __future__ import annotations
 
+import io
 from typing import assert_type
 
 from wxa_async import (
+    LatestAuditStatusResponse,
     PageListResponse,
     StaticTokenProvider,
     SubmitAuditResponse,
@@ -30,9 +32,15 @@ async def signatures() -> None:
         assert_type(await app.get_qrcode(path="page/index"), bytes)
         assert_type(await app.get_qrcode.to_file("qr.jpg", path="page/index"), int)
         assert_type(await app.gray_release(gray_percentage=10), WxaResponse)
+        assert_type(await app.get_qrcode.to_file(io.BytesIO()), int)
+        assert_type(await app.get_latest_audit_status(), LatestAuditStatusResponse)
+        assert_type((await app.get_category()).category_list[1].third_class, str | None)
+        assert_type(client.with_options(max_retries=0), WxaClient)
 
         await app.commit(templat_id=1, ext_json="{}", user_version="v", user_desc="d")  # type: ignore[call-arg]
         await app.gray_release(gray_percentage="10")  # type: ignore[arg-type]
         await app.get_page(path="x")  # type: ignore[call-arg]
         await app.change_visit_status(action="shut")  # type: ignore[arg-type]
         await app.get_qrcode.to_file("qr.jpg", pth="x")  # type: ignore[call-arg]
+        await app.add_qrcode_jump(prefix="p", permit_sub_rule=3, path="x", open_version=1)  # type: ignore[arg-type]
+        await app.get_audit_status(audit_id=1)  # type: ignore[call-arg]

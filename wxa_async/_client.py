@@ -107,7 +107,10 @@ class WxaClient:
             from ._httpx import HttpxTransport
 
             transport = HttpxTransport()
-        concurrency = max_concurrency or transport.default_concurrency
+        # `is None`, not `or`: max_concurrency=0 is a mistake to report, not "default".
+        concurrency = (
+            transport.default_concurrency if max_concurrency is None else max_concurrency
+        )
         if concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
         self._shared = _Shared(transport, owns, token_provider, close_token_provider, concurrency)
@@ -139,6 +142,8 @@ class WxaClient:
     ) -> WxaClient:
         """A view of this client with other per-call options; it shares the transport,
         the token provider and the concurrency gate, and needs no closing."""
+        if max_retries is not _UNSET and max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
         view = object.__new__(WxaClient)
         view._shared = self._shared
         view._base_url = self._base_url
@@ -241,7 +246,8 @@ class WxaClient:
         self, endpoint: EndpointSpec, exc: WxaError, attempt: int, elapsed: float
     ) -> float | None:
         """Seconds to wait before the next attempt, or None for no retry."""
-        if attempt >= self._max_retries:
+        if attempt >= self._max_retries or isinstance(exc, WxaDecodeError):
+            # A body that does not parse will not parse the next time either.
             return None
         if isinstance(exc, WxaTransportError) and not exc.request_sent:
             pass  # never reached the service: safe even for a mutation
@@ -302,7 +308,7 @@ class WxaClient:
     def _parse(endpoint: EndpointSpec, body: bytes) -> Any:
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             raise WxaDecodeError(
                 f"{endpoint.name}: answer is not JSON ({len(body)} bytes)", endpoint=endpoint.name
             ) from None
@@ -319,10 +325,14 @@ class WxaClient:
     ) -> int:
         self._check_status(endpoint, response)
         content_type = response.headers.get("content-type", "").lower()
-        if content_type.startswith(("application/json", "text/")):
-            # The service answers errors to a binary endpoint as JSON.
-            body = bytearray()
-            async for chunk in response.iter_bytes():
+        chunks = aiter(response.iter_bytes())
+        first = await anext(chunks, b"")
+        # The service answers errors to a binary endpoint as JSON, not always labelled
+        # as such; no image format starts with "{", so sniff the first bytes too.
+        looks_json = content_type.startswith(("application/json", "text/"))
+        if looks_json or first.lstrip()[:1] == b"{":
+            body = bytearray(first)
+            async for chunk in chunks:
                 body += chunk
                 if len(body) > _MAX_ERROR_BODY:
                     raise WxaDecodeError(
@@ -334,8 +344,9 @@ class WxaClient:
                 f"{endpoint.name}: expected binary content, got {content_type} without errcode",
                 endpoint=endpoint.name,
             )
-        written = 0
-        async for chunk in response.iter_bytes():
+        sink.write(first)
+        written = len(first)
+        async for chunk in chunks:
             sink.write(chunk)
             written += len(chunk)
         return written

@@ -8,10 +8,12 @@ path: ``detailed_validation`` is off, and a failure of any kind is turned into a
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn
 
 from ._errors import WxaDecodeError
 from ._models import AddQrcodeJumpRequest, WxaRequest, WxaResponse
@@ -54,6 +56,42 @@ converter.register_structure_hook(int, _structure_int)
 converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(str, _structure_str)
 
+# cattrs alone builds a list from any iterable ("index" -> ['i', 'n', ...]) and a class
+# from anything supporting `in` (a string, a list). A wrong shape must be an error.
+_Hook = Callable[[Any, Any], Any]
+
+
+def _list_hook(cls: Any) -> _Hook:
+    args = get_args(cls)
+    item_type = args[0] if args else Any
+    structure_item = converter.get_structure_hook(item_type)
+
+    def structure(value: Any, _: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list, got {type(value).__name__}")
+        return [structure_item(item, item_type) for item in value]
+
+    return structure
+
+
+def _object_hook(cls: Any) -> _Hook:
+    structure_fields = make_dict_structure_fn(cls, converter)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(f"expected an object for {cls.__name__}, got {type(value).__name__}")
+        return structure_fields(value, cls)
+
+    return structure
+
+
+def _is_list(cls: Any) -> bool:
+    return cls is list or get_origin(cls) is list
+
+
+converter.register_structure_hook_factory(_is_list, _list_hook)
+converter.register_structure_hook_factory(attrs.has, _object_hook)
+
 
 def _drop_nulls(value: Any) -> Any:
     # A null where the model has a default means "absent": let the default apply.
@@ -70,8 +108,10 @@ def decode_response(payload: Any, cls: type[R], endpoint: str) -> R:
         raise WxaDecodeError(
             f"expected a JSON object, got {type(payload).__name__}", endpoint=endpoint
         )
+    fields = _drop_nulls(payload)
+    fields.pop("raw", None)  # the service's own "raw", if any, must not clash with ours
     try:
-        result = converter.structure(_drop_nulls(payload), cls)
+        result = converter.structure(fields, cls)
     except Exception as exc:  # cattrs raises many kinds; the caller sees one.
         raise WxaDecodeError(
             f"answer does not fit {cls.__name__}: {type(exc).__name__}: {exc}"[:300],

@@ -93,13 +93,17 @@ class WxaApiError(WxaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments need help to survive pickling (multiprocessing, bulk).
-        return (_rebuild_api_error, (type(self), self.errcode, self.errmsg, self.endpoint))
+        return (
+            _rebuild_api_error,
+            (type(self), self.errcode, self.errmsg, self.endpoint, self.description),
+        )
 
 
 def _rebuild_api_error(
-    cls: type[WxaApiError], errcode: int, errmsg: str, endpoint: str | None
+    cls: type[WxaApiError], errcode: int, errmsg: str, endpoint: str | None,
+    description: str | None = None,
 ) -> WxaApiError:
-    return cls(errcode, errmsg, endpoint=endpoint)
+    return cls(errcode, errmsg, endpoint=endpoint, description=description)
 
 
 class WxaTokenError(WxaApiError):

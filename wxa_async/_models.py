@@ -96,8 +96,11 @@ def _text(
 
 def _one_of(*allowed: object) -> _Validator:
     def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        # `True == 1` in Python; a bool is never a valid choice here.
-        if isinstance(value, bool) or value not in allowed:
+        # `True == 1` and `1.0 == 1` in Python: a bool or a float is never a valid choice,
+        # so the type must match as well as the value (str/int subclasses such as enums pass).
+        if isinstance(value, bool) or not any(
+            isinstance(value, type(choice)) and value == choice for choice in allowed
+        ):
             choices = ", ".join(map(repr, allowed))
             raise _fail(attribute, f"must be one of {choices}, got {value!r}")
 
