@@ -306,3 +306,27 @@ async def test_busy_on_get_qrcode_exhausts_retries() -> None:
         with pytest.raises(WxaSystemBusyError):
             await client.app(APPID).get_qrcode()
     assert len(service.requests) == 2
+
+
+
+async def test_to_file_gets_the_umask_mode_not_the_temp_files(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    service = FakeService().reply(streamed(JPEG))
+    dest = tmp_path / "qr.jpg"
+    async with make_client(service) as client:
+        await client.app(APPID).get_qrcode.to_file(dest)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o666 & ~umask
+
+
+async def test_to_file_into_a_missing_folder_is_a_wxa_error(tmp_path: Path) -> None:
+    from wxa_async import WxaError
+
+    service = FakeService().reply(streamed(JPEG))
+    async with make_client(service) as client:
+        with pytest.raises(WxaError, match="cannot write"):
+            await client.app(APPID).get_qrcode.to_file(tmp_path / "nope" / "qr.jpg")
+    assert service.requests == []  # failed before anything was sent

@@ -15,6 +15,9 @@ from typing import IO
 
 __all__ = ["BytesSink", "FileObjectSink", "PathSink", "Sink", "open_sink"]
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import: os.umask can only be read by setting it
+
 
 class Sink:
     def write(self, chunk: bytes) -> None:
@@ -52,9 +55,16 @@ class PathSink(Sink):
     def __init__(self, dest: str | os.PathLike[str]) -> None:
         self._dest = os.fspath(dest)
         directory = os.path.dirname(os.path.abspath(self._dest))
-        fd, self._tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(self._dest)}.", suffix=".part", dir=directory
-        )
+        try:
+            fd, self._tmp = tempfile.mkstemp(
+                prefix=f".{os.path.basename(self._dest)}.", suffix=".part", dir=directory
+            )
+        except OSError as exc:
+            from ._errors import WxaError
+
+            raise WxaError(f"cannot write beside {self._dest!r}: {exc.strerror}") from None
+        # mkstemp makes the file 0600; the finished file gets the usual umask mode.
+        os.chmod(self._tmp, 0o666 & ~_UMASK)
         self._file = os.fdopen(fd, "wb")
 
     def write(self, chunk: bytes) -> None:
