@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._bulk import BulkResult, Outcome, ProgressCallback
 from ._callback import CallbackHandler, callback_asgi_app
 from ._client import DEFAULT_BASE_URL, WxaClient
 from ._component import ComponentTokenProvider
@@ -78,6 +79,7 @@ __all__ = [
     "AuditStatusResponse",
     "AuditSuccessEvent",
     "AuthorizedEvent",
+    "BulkResult",
     "CallbackHandler",
     "Category",
     "CategoryListResponse",
@@ -96,7 +98,9 @@ __all__ = [
     "MemoryTokenStore",
     "MessageCrypto",
     "MiniProgram",
+    "Outcome",
     "PageListResponse",
+    "ProgressCallback",
     "QrcodeJumpFileResponse",
     "QrcodeJumpRule",
     "QrcodeJumpRulesResponse",
