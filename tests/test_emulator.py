@@ -681,7 +681,7 @@ async def test_faults_on_reads_are_retried_by_the_client(kind: Any, error: type)
 async def test_not_json_fault_is_a_decode_error() -> None:
     emu, _, token = make_emulator()
     emu.faults.add("not_json", endpoint="get_category")
-    async with client_for(emu, token) as client:
+    async with client_for(emu, token, max_retries=0) as client:
         with pytest.raises(WxaDecodeError):
             await client.app(APPID).get_category()
         assert (await client.app(APPID).get_category()).category_list

@@ -84,7 +84,7 @@ FAKE_PATHS: dict[str, tuple[list[Any], str, dict[str, Any]]] = {
     "busy-mutation": ([BUSY], "release", {}),
     "api": ([{"errcode": 85009, "errmsg": "already"}], "submit_audit", {}),
     "http-502": ([BytesResponse(502, {}, b"bad gateway")], "get_page", {"max_retries": 0}),
-    "not-json": ([BytesResponse(200, {}, b"<html>")], "get_page", {}),
+    "not-json": ([BytesResponse(200, {}, b"<html>")], "get_page", {"max_retries": 0}),
     "wrong-shape": ([{"page_list": "index"}], "get_page", {}),
     "timeout": ([never], "get_page", {"timeout": 0.02, "max_retries": 0}),
     "transport": ([WxaTransportError("connection failed (ReadError)")], "commit", {}),

@@ -7,6 +7,7 @@ import collections
 import json
 import logging
 import random
+import weakref
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,6 +39,12 @@ _NO_HEADERS: dict[str, str] = {}
 _MAX_ERROR_BODY = 1 << 20
 _UNSET: Any = object()
 _DEFAULT_TIMEOUT = Timeout()
+
+# Decode errors raised because the body was not JSON at all: a gateway's HTML error page
+# or a cut-off body. The next answer may well be fine, so an idempotent read retries
+# them; JSON that parses but does not fit the model would come back the same, and is not.
+# (A set, not a subclass: callers and tests see a plain WxaDecodeError either way.)
+_NOT_JSON: weakref.WeakSet[WxaDecodeError] = weakref.WeakSet()
 
 
 class _Shared:
@@ -76,9 +83,9 @@ class WxaClient:
     timeout:
         A :class:`Timeout` or a number of seconds for connect, read and total.
     max_retries:
-        Retries of an idempotent read after errcode -1, HTTP 5xx, a timeout or a
-        connection failure (default 3). Mutations are retried only when the request
-        certainly never left (connection refused).
+        Retries of an idempotent read after errcode -1, HTTP 5xx or 429, a body that is
+        not JSON, a timeout or a connection failure (default 3). Mutations are retried
+        only when the request certainly never left (connection refused).
     max_concurrency:
         How many calls are in flight at once; more wait in the client, not in the HTTP
         library's pool. ``None`` takes the transport's ``default_concurrency``.
@@ -246,8 +253,9 @@ class WxaClient:
         self, endpoint: EndpointSpec, exc: WxaError, attempt: int, elapsed: float
     ) -> float | None:
         """Seconds to wait before the next attempt, or None for no retry."""
-        if attempt >= self._max_retries or isinstance(exc, WxaDecodeError):
-            # A body that does not parse will not parse the next time either.
+        if attempt >= self._max_retries or (
+            isinstance(exc, WxaDecodeError) and exc not in _NOT_JSON
+        ):
             return None
         if isinstance(exc, WxaTransportError) and not exc.request_sent:
             pass  # never reached the service: safe even for a mutation
@@ -309,9 +317,11 @@ class WxaClient:
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-            raise WxaDecodeError(
+            error = WxaDecodeError(
                 f"{endpoint.name}: answer is not JSON ({len(body)} bytes)", endpoint=endpoint.name
-            ) from None
+            )
+            _NOT_JSON.add(error)
+            raise error from None
         raise_for_errcode(payload, endpoint.name)
         return payload
 

@@ -108,9 +108,10 @@ def decode_response(payload: Any, cls: type[R], endpoint: str) -> R:
         raise WxaDecodeError(
             f"expected a JSON object, got {type(payload).__name__}", endpoint=endpoint
         )
-    fields = _drop_nulls(payload)
-    fields.pop("raw", None)  # the service's own "raw", if any, must not clash with ours
     try:
+        # Inside the try: absurdly nested JSON makes _drop_nulls raise RecursionError too.
+        fields = _drop_nulls(payload)
+        fields.pop("raw", None)  # the service's own "raw", if any, must not clash with ours
         result = converter.structure(fields, cls)
     except Exception as exc:  # cattrs raises many kinds; the caller sees one.
         raise WxaDecodeError(

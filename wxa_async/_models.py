@@ -78,6 +78,16 @@ def _int(low: int, high: int | None = None, *, optional: bool = False) -> _Valid
     return check
 
 
+def _encodable(value: str) -> bool:
+    # A lone surrogate ("\ud800") is a valid str but not UTF-8: it would fail only when the
+    # request is encoded, as a bare UnicodeEncodeError. Reject it here, before sending.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(
     max_len: int | None = None, *, nonempty: bool = False, optional: bool = False
 ) -> _Validator:
@@ -86,6 +96,8 @@ def _text(
             return
         if not isinstance(value, str):
             raise _fail(attribute, f"must be a string, got {type(value).__name__}")
+        if not _encodable(value):
+            raise _fail(attribute, "must be valid Unicode (it holds a lone surrogate)")
         if nonempty and not value.strip():
             raise _fail(attribute, "must not be empty")
         if max_len is not None and len(value) > max_len:
@@ -112,6 +124,8 @@ def _check_tags(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         return
     if not isinstance(value, str):
         raise _fail(attribute, f"must be a string, got {type(value).__name__}")
+    if not _encodable(value):
+        raise _fail(attribute, "must be valid Unicode (it holds a lone surrogate)")
     tags = value.split()
     if len(tags) > 10:
         raise _fail(attribute, f"at most 10 space-separated tags, got {len(tags)}")
@@ -122,20 +136,26 @@ def _check_tags(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 def _ext_json(value: str | Mapping[str, Any]) -> str:
     """A dict is serialised (UTF-8, no ``\\u`` escapes); a string passes unchanged."""
-    if isinstance(value, str):
-        return value
     if isinstance(value, Mapping):
         try:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
-            raise WxaValidationError(f"ext_json: cannot be serialised to JSON: {exc}") from None
+            value = json.dumps(
+                value, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            )
+        except (TypeError, ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise WxaValidationError(f"ext_json: cannot be serialised to JSON: {reason}") from None
+    if isinstance(value, str):
+        if not _encodable(value):
+            raise WxaValidationError("ext_json: must be valid Unicode (it holds a lone surrogate)")
+        return value
     raise WxaValidationError(
         f"ext_json: must be a dict or a JSON string, got {type(value).__name__}"
     )
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+    # A dict is iterable too, but its keys are not a list of URLs the caller meant.
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise WxaValidationError(
             f"debug_url: must be a list of strings, got {type(value).__name__}"
         )
@@ -145,6 +165,8 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
             raise WxaValidationError(
                 f"debug_url: entries must be strings, got {type(item).__name__}"
             )
+        if not _encodable(item):
+            raise WxaValidationError("debug_url: entries must be valid Unicode")
     return items
 
 
