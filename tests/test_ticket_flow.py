@@ -7,6 +7,8 @@ provider, and the provider's next component-token fetch is accepted with it.
 
 from __future__ import annotations
 
+import pytest
+
 from wxa_async import (
     CallbackHandler,
     ComponentTokenProvider,
@@ -14,6 +16,7 @@ from wxa_async import (
     MessageCrypto,
     WxaApiError,
     WxaClient,
+    WxaError,
     render_event_xml,
 )
 from wxa_async.testing import Emulator, FakeTransport
@@ -45,14 +48,12 @@ async def test_a_pushed_ticket_is_handed_to_the_provider_and_used() -> None:
     )
     async with provider, WxaClient(provider, "http://emulator.invalid", transport) as client:
         # No ticket yet: the provider cannot fetch a component token.
-        try:
+        with pytest.raises(WxaError) as caught:
             await client.app("wxapp0000000001").get_category()
-        except WxaApiError:
-            raise AssertionError("the provider must not send a request without a ticket")
-        except Exception as exc:
-            assert "set_verify_ticket" in str(exc) and "ticket@@@" not in str(exc)
-        else:
-            raise AssertionError("a call without any ticket must fail")
+        # Refused here, not by the service: nothing was sent without a ticket.
+        assert not isinstance(caught.value, WxaApiError)
+        assert "set_verify_ticket" in str(caught.value)
+        assert emu.calls["api_component_token"] == 0
 
         # WeChat rotates the ticket and pushes the new one to the callback URL.
         emu.set_component(COMPONENT, "secret", "ticket@@@new")

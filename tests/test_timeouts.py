@@ -195,3 +195,33 @@ async def test_timeout_none_waits_for_a_slow_answer(kind: str, server: LoopbackS
     async with client_on(kind, server.url, timeout=0.1, max_retries=0) as client:
         result = await client.with_options(timeout=None).app(APPID).get_page()
     assert result.page_list == SEED_PAGE["page_list"]
+
+
+def test_the_total_limit_still_fires_after_the_client_moves_to_a_new_event_loop() -> None:
+    # The total limit is enforced by one sweep timer per client; a timer left armed on
+    # a finished loop must not stop the next loop's calls from timing out.
+    import json as _json
+
+    from wxa_async.testing import BytesResponse, MockTransport
+
+    hang = asyncio.Event()
+
+    async def handler(request: object) -> BytesResponse:
+        if hang.is_set():
+            await asyncio.sleep(3600)
+        return BytesResponse(200, {"content-type": "application/json"},
+                             _json.dumps({"errcode": 0, "page_list": []}).encode())
+
+    client = WxaClient(StaticTokenProvider({"wx1": "t"}), transport=MockTransport(handler),
+                       timeout=Timeout(connect=None, read=None, total=0.2), max_retries=0)
+
+    async def quick() -> None:
+        await client.app("wx1").get_page()  # arms the sweep timer, then the loop ends
+
+    async def hanging() -> None:
+        hang.set()
+        with pytest.raises(WxaTimeoutError):
+            await asyncio.wait_for(client.app("wx1").get_page(), 30)
+
+    asyncio.run(quick())
+    asyncio.run(hanging())

@@ -7,11 +7,13 @@ import collections
 import json
 import logging
 import random
-import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
+from ._bulk import BulkResult, ProgressCallback, bulk
 from ._converter import decode_response
+from ._deadlines import Deadlines
 from ._endpoints import EndpointSpec, MiniProgram
 from ._errors import (
     WxaDecodeError,
@@ -32,6 +34,7 @@ __all__ = ["DEFAULT_BASE_URL", "WxaClient"]
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 
 _log = logging.getLogger("wxa_async")
+T = TypeVar("T")
 
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 _NO_HEADERS: dict[str, str] = {}
@@ -40,19 +43,13 @@ _MAX_ERROR_BODY = 1 << 20
 _UNSET: Any = object()
 _DEFAULT_TIMEOUT = Timeout()
 
-# Decode errors raised because the body was not JSON at all: a gateway's HTML error page
-# or a cut-off body. The next answer may well be fine, so an idempotent read retries
-# them; JSON that parses but does not fit the model would come back the same, and is not.
-# (A set, not a subclass: callers and tests see a plain WxaDecodeError either way.)
-_NOT_JSON: weakref.WeakSet[WxaDecodeError] = weakref.WeakSet()
-
 
 class _Shared:
     """State every ``with_options`` view of one client shares."""
 
     __slots__ = (
-        "close_provider", "closed", "gate", "owns_transport", "provider", "retry_counts",
-        "transport", "urls",
+        "close_provider", "closed", "concurrency", "deadlines", "gate", "owns_transport",
+        "provider", "retry_counts", "transport", "urls",
     )
 
     def __init__(
@@ -63,7 +60,9 @@ class _Shared:
         self.owns_transport = owns_transport
         self.provider = provider
         self.close_provider = close_provider
+        self.concurrency = max_concurrency
         self.gate = asyncio.Semaphore(max_concurrency)
+        self.deadlines = Deadlines()
         self.urls: dict[str, str] = {}
         self.retry_counts: collections.Counter[str] = collections.Counter()
         self.closed = False
@@ -179,6 +178,28 @@ class WxaClient:
         return self._max_retries
 
     @property
+    def max_concurrency(self) -> int:
+        """How many calls this client lets through at once (shared by its views)."""
+        return self._shared.concurrency
+
+    async def bulk(
+        self,
+        appids: Iterable[str],
+        operation: Callable[[MiniProgram], Awaitable[T]],
+        *,
+        concurrency: int | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> BulkResult[T]:
+        """Run ``operation(client.app(appid))`` for every appid, at most ``concurrency``
+        at once (default: :attr:`max_concurrency`); every appid's value or error is
+        kept, one failure never cancels the others, cancelling cancels them all.
+
+        ``result = await client.bulk(appids, lambda app: app.release())``"""
+        return await bulk(
+            self, appids, operation, concurrency=concurrency, on_progress=on_progress
+        )
+
+    @property
     def retry_counts(self) -> collections.Counter[str]:
         """Retries made so far, by endpoint name (token refreshes count as ``token``)."""
         return self._shared.retry_counts
@@ -188,6 +209,7 @@ class WxaClient:
         if shared.closed:
             return
         shared.closed = True
+        shared.deadlines.close()
         if shared.owns_transport:
             await shared.transport.aclose()
         if shared.close_provider:
@@ -253,9 +275,7 @@ class WxaClient:
         self, endpoint: EndpointSpec, exc: WxaError, attempt: int, elapsed: float
     ) -> float | None:
         """Seconds to wait before the next attempt, or None for no retry."""
-        if attempt >= self._max_retries or (
-            isinstance(exc, WxaDecodeError) and exc not in _NOT_JSON
-        ):
+        if attempt >= self._max_retries or (isinstance(exc, WxaDecodeError) and exc.is_json):
             return None
         if isinstance(exc, WxaTransportError) and not exc.request_sent:
             pass  # never reached the service: safe even for a mutation
@@ -284,25 +304,34 @@ class WxaClient:
             endpoint.method, url, {**params, "access_token": token}, content,
             _JSON_HEADERS if content is not None else _NO_HEADERS, self._timeout,
         )
+        total = self._timeout.total
         async with shared.gate:
+            deadline = None if total is None else shared.deadlines.start(total)
             try:
-                async with asyncio.timeout(self._timeout.total):
-                    response = await shared.transport.send(request)
-                    try:
-                        if sink is None:
-                            return await self._read_json(endpoint, response)
-                        return await self._read_binary(endpoint, response, sink)
-                    finally:
-                        await response.aclose()
-            except TimeoutError:
-                raise WxaTimeoutError(
-                    f"{endpoint.name}: no complete answer within {self._timeout.total} s",
+                response = await shared.transport.send(request)
+                try:
+                    if sink is None:
+                        return await self._read_json(endpoint, response)
+                    return await self._read_binary(endpoint, response, sink)
+                finally:
+                    await response.aclose()
+            except asyncio.CancelledError:
+                if deadline is None or not deadline.timed_out():
+                    raise
+                timed_out = WxaTimeoutError(
+                    f"{endpoint.name}: no complete answer within {total} s",
                     endpoint=endpoint.name,
-                ) from None
+                )
             except WxaTransportError as exc:
                 if exc.endpoint is None:
                     exc.endpoint = endpoint.name
                 raise
+            finally:
+                if deadline is not None:
+                    shared.deadlines.stop(deadline)
+        # Raised here, outside the except block, so no CancelledError rides along as
+        # __context__.
+        raise timed_out
 
     @staticmethod
     def _check_status(endpoint: EndpointSpec, response: HttpResponse) -> None:
@@ -315,20 +344,24 @@ class WxaClient:
     @staticmethod
     def _parse(endpoint: EndpointSpec, body: bytes) -> Any:
         try:
-            payload = json.loads(body)
+            # Decoding first spares json.loads its encoding detection; the service
+            # answers UTF-8. UnicodeDecodeError is a ValueError.
+            payload = json.loads(body.decode())
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-            error = WxaDecodeError(
-                f"{endpoint.name}: answer is not JSON ({len(body)} bytes)", endpoint=endpoint.name
-            )
-            _NOT_JSON.add(error)
-            raise error from None
+            raise WxaDecodeError(
+                f"{endpoint.name}: answer is not JSON ({len(body)} bytes)",
+                endpoint=endpoint.name, is_json=False,
+            ) from None
         raise_for_errcode(payload, endpoint.name)
         return payload
 
     async def _read_json(self, endpoint: EndpointSpec, response: HttpResponse) -> Any:
         self._check_status(endpoint, response)
-        payload = self._parse(endpoint, await response.read())
-        return decode_response(payload, endpoint.response, endpoint.name)
+        body = await response.read()
+        payload = self._parse(endpoint, body)
+        return decode_response(
+            payload, endpoint.response, endpoint.name, may_hold_nulls=b"null" in body
+        )
 
     async def _read_binary(
         self, endpoint: EndpointSpec, response: HttpResponse, sink: Sink

@@ -102,16 +102,23 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def decode_response(payload: Any, cls: type[R], endpoint: str) -> R:
-    """Build ``cls`` from a decoded JSON object; any mismatch is a WxaDecodeError."""
+def decode_response(
+    payload: Any, cls: type[R], endpoint: str, *, may_hold_nulls: bool = True
+) -> R:
+    """Build ``cls`` from a decoded JSON object; any mismatch is a WxaDecodeError.
+
+    ``may_hold_nulls=False`` (the body has no ``null`` at all) skips the copy that drops
+    them: most answers have none, and the copy is a tenth of the client's per-call cost.
+    """
     if not isinstance(payload, dict):
         raise WxaDecodeError(
             f"expected a JSON object, got {type(payload).__name__}", endpoint=endpoint
         )
     try:
         # Inside the try: absurdly nested JSON makes _drop_nulls raise RecursionError too.
-        fields = _drop_nulls(payload)
-        fields.pop("raw", None)  # the service's own "raw", if any, must not clash with ours
+        fields = _drop_nulls(payload) if may_hold_nulls else payload
+        if "raw" in fields:  # the service's own "raw", if any, must not clash with ours
+            fields = {key: value for key, value in fields.items() if key != "raw"}
         result = converter.structure(fields, cls)
     except Exception as exc:  # cattrs raises many kinds; the caller sees one.
         raise WxaDecodeError(

@@ -213,7 +213,7 @@ async def run_demo(
     # Credentials are made up per run: the demo needs none of yours.
     secret, ticket = f"secret-{seed}", f"ticket@@@demo-{seed}"
     emu.set_component(COMPONENT_APPID, secret, ticket)
-    crypto = MessageCrypto(token="demotoken", encoding_aes_key="A" * 43, appid=COMPONENT_APPID)
+    crypto = MessageCrypto(token=f"cb-{seed}", encoding_aes_key="A" * 43, appid=COMPONENT_APPID)
     emu.set_push_crypto(crypto)
     callback = CallbackHandler(crypto)
     events: dict[str, Event] = {}
@@ -249,7 +249,8 @@ async def run_demo(
 
             async def released(app: MiniProgram) -> bool:
                 info = await app.get_version_info()
-                return info.release_info is not None and info.release_info.release_version == VERSION
+                release = info.release_info
+                return release is not None and release.release_version == VERSION
 
             def gray_at(percentage: int) -> Check:
                 async def check(app: MiniProgram) -> bool:

@@ -74,6 +74,7 @@ class EndpointSpec:
         self.request = request
         self.response = response
         self.idempotent = idempotent
+        self._no_arguments: tuple[dict[str, str], bytes | None] | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -83,6 +84,15 @@ class EndpointSpec:
 
         GET endpoints carry their fields in the query; POST endpoints always send a
         JSON object, ``{}`` when there are no fields (the service requires it)."""
+        if type(request) is NoArguments:
+            # Most endpoints take no arguments: encode that once per endpoint.
+            cached = self._no_arguments
+            if cached is None:
+                cached = self._no_arguments = self._encode(request)
+            return cached
+        return self._encode(request)
+
+    def _encode(self, request: WxaRequest) -> tuple[dict[str, str], bytes | None]:
         fields = encode_request(request)
         if self.method == "GET":
             return {key: str(value) for key, value in fields.items()}, None

@@ -65,7 +65,18 @@ class WxaTimeoutError(WxaTransportError):
 
 
 class WxaDecodeError(WxaTransportError):
-    """The body was not JSON, or its JSON does not fit the endpoint's response model."""
+    """The body was not JSON, or its JSON does not fit the endpoint's response model.
+
+    ``is_json`` tells the two apart: a body that is not JSON at all (a gateway's HTML
+    page, a cut-off body) is transient and retried for idempotent reads; JSON of the
+    wrong shape would come back the same and is not retried.
+    """
+
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, is_json: bool = True
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.is_json = is_json
 
 
 class WxaApiError(WxaError):

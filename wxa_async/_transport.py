@@ -48,22 +48,35 @@ class Timeout:
 
 
 _SECRET_PARAMS = frozenset({"access_token", "component_access_token"})
+_DEFAULT_TIMEOUT = Timeout()
 
 
-@attrs.frozen(repr=False)
 class HttpRequest:
     """One HTTP request as the client hands it to a transport.
 
     ``url`` has no query string; ``params`` holds the query (the access token included),
-    so transports encode it once and nothing else ever formats it into text.
+    so transports encode it once and nothing else ever formats it into text. A plain
+    slotted class: one is built per attempt, and attrs' frozen ``__init__`` costs three
+    times as much.
     """
 
-    method: str
-    url: str
-    params: Mapping[str, str]
-    content: bytes | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-    timeout: Timeout = Timeout()
+    __slots__ = ("content", "headers", "method", "params", "timeout", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = _DEFAULT_TIMEOUT,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.params = params
+        self.content = content
+        self.headers: Mapping[str, str] = {} if headers is None else headers
+        self.timeout = timeout
 
     def __repr__(self) -> str:  # never show credentials
         shown = {k: ("***" if k in _SECRET_PARAMS else v) for k, v in self.params.items()}
