@@ -591,10 +591,27 @@ def main() -> None:
         "quick": args.quick, "python": sys.version.split()[0], "cpus": os.cpu_count(),
         "seconds": round(time.perf_counter() - started, 1), "plan": asdict(plan),
     }
+    report["soak"] = soak(plan)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(report, indent=2))
     plot(report, RESULTS / "throughput.png")
     print(markdown(report))
+    for name, figures in report["soak"].items():
+        print(f"\nSoak on {name}:\n{figures['summary']}")
+
+
+def soak(plan: Plan) -> dict[str, Any]:
+    """The reliability soak's figures (the emulator's HTTP mode with ~5 % faults and
+    token expiry mid-run), one fresh process per transport like every other run."""
+    from wxa_async._soak import run_soak
+
+    calls = 2_000 if plan is QUICK else 10_000
+    out: dict[str, Any] = {}
+    for transport in ("aiohttp", "httpx"):
+        print(f"soak on {transport}: {calls} calls ...", file=sys.stderr, flush=True)
+        report = asyncio.run(run_soak(transport=transport, calls=calls))
+        out[transport] = report.as_dict() | {"summary": report.summary()}
+    return out
 
 
 if __name__ == "__main__":

@@ -268,8 +268,9 @@ async def test_with_options_timeout_is_honoured() -> None:
         assert caught.value.endpoint == "get_page"
         assert view.timeout == Timeout(0.05, 0.05, 0.05)
         assert client.timeout == Timeout()  # the parent keeps its own
-        # The timeout reaches the transport, which applies connect/read itself.
-        assert service.requests[0].timeout == Timeout(0.05, 0.05, 0.05)
+        # The connect limit reaches the transport; a JSON answer's read limit is the
+        # client's (connect + read over the attempt), so the transport gets none.
+        assert service.requests[0].timeout == Timeout(0.05, None, 0.05)
         # The parent client, sharing transport and gate, still works.
         assert (await client.app(APPID).get_page()).page_list == SEED_PAGE["page_list"]
 

@@ -28,8 +28,12 @@ class Timeout:
     """Time limits in seconds for one attempt of one call.
 
     ``connect``: establishing a connection; ``read``: the longest wait for the next
-    bytes of the answer; ``total``: the whole attempt, body included (enforced by the
-    client, so it holds on every transport). ``None`` disables a limit.
+    bytes of a streamed (binary) answer; ``total``: the whole attempt, body included.
+    A JSON answer is a few hundred bytes, so for it the client bounds the whole attempt
+    by ``connect + read`` (or ``total`` if smaller) itself, and hands the transport no
+    per-read limit: the same bound up to the connect time, without the loop timers an
+    HTTP library re-arms on every read. ``None`` disables a limit. The client enforces
+    the total on every transport.
     """
 
     connect: float | None = 5.0
