@@ -602,7 +602,7 @@ def main() -> None:
 
 def soak(plan: Plan) -> dict[str, Any]:
     """The reliability soak's figures (the emulator's HTTP mode with ~5 % faults and
-    token expiry mid-run), one fresh process per transport like every other run."""
+    token expiry mid-run), run in this process after the throughput runs."""
     from wxa_async._soak import run_soak
 
     calls = 2_000 if plan is QUICK else 10_000
