@@ -36,8 +36,12 @@ from ._transport import HttpRequest, Timeout, Transport
 
 __all__ = ["ComponentTokenProvider"]
 
-TicketSource = str | Callable[[], Awaitable[str | None]] | None
-RefreshTokenSource = Mapping[str, str] | Callable[[str], Awaitable[str | None]] | None
+_NOT_JSON: Any = object()
+
+TicketSource = str | Callable[[], Awaitable[str | None]] | TokenStore | None
+RefreshTokenSource = (
+    Mapping[str, str] | Callable[[str], Awaitable[str | None]] | TokenStore | None
+)
 
 _COMPONENT_ENDPOINT = "api_component_token"
 _AUTHORIZER_ENDPOINT = "api_authorizer_token"
@@ -77,10 +81,15 @@ class ComponentTokenProvider:
     """A :class:`~wxa_async.TokenProvider` for a third-party platform (component).
 
     ``verify_ticket`` is the newest ``component_verify_ticket`` WeChat pushed to your
-    callback URL: a string, or an async callable returning it; :meth:`set_verify_ticket`
-    stores a newly pushed one. ``refresh_tokens`` gives each authorizer's refresh token
-    (a mapping, or an async callable ``appid -> token``) when the store has none; a
-    refresh token the service rotates is written to the store.
+    callback URL: a string, an async callable returning it, or a :class:`TokenStore`
+    holding it; :meth:`set_verify_ticket` stores a newly pushed one. ``refresh_tokens``
+    gives each authorizer's refresh token (a mapping, an async callable
+    ``appid -> token``, or a :class:`TokenStore` holding them) when the store has none;
+    a refresh token the service rotates is written to the store. A store given as
+    ``verify_ticket`` or ``refresh_tokens`` is where that secret is read and written
+    (keys ``wxa:<component appid>:component_verify_ticket`` and
+    ``wxa:<component appid>:authorizer_refresh_token:<appid>``); otherwise ``store``
+    is.
 
     ``store`` defaults to a :class:`~wxa_async.MemoryTokenStore` (one process); give a
     shared one (:class:`~wxa_async.RedisTokenStore`) to refresh each token once across
@@ -109,6 +118,16 @@ class ComponentTokenProvider:
     ) -> None:
         if not component_appid or not component_appsecret:
             raise WxaValidationError("component_appid and component_appsecret are required")
+        if not (verify_ticket is None or isinstance(verify_ticket, str | TokenStore)
+                or callable(verify_ticket)):
+            raise WxaValidationError(
+                "verify_ticket: must be a string, an async callable or a TokenStore"
+            )
+        if not (refresh_tokens is None or isinstance(refresh_tokens, Mapping | TokenStore)
+                or callable(refresh_tokens)):
+            raise WxaValidationError(
+                "refresh_tokens: must be a mapping, an async callable or a TokenStore"
+            )
         self._appid = component_appid
         self._secret = component_appsecret
         self._ticket = verify_ticket
@@ -117,6 +136,11 @@ class ComponentTokenProvider:
         self._transport = transport
         self._owns_transport = transport is None
         self._store: TokenStore = store if store is not None else MemoryTokenStore(clock=clock)
+        # Where the two long-lived secrets live: a store given for them, else `store`.
+        self._ticket_store = verify_ticket if isinstance(verify_ticket, TokenStore) else self._store
+        self._refresh_store = (
+            refresh_tokens if isinstance(refresh_tokens, TokenStore) else self._store
+        )
         self._margin = refresh_margin
         self._lock_ttl = lock_ttl
         self._clock = clock
@@ -156,13 +180,13 @@ class ComponentTokenProvider:
         """Store the newest ``component_verify_ticket`` (pushed every 10 minutes)."""
         if not isinstance(ticket, str) or not ticket:
             raise WxaValidationError("component_verify_ticket must be a non-empty string")
-        await self._store.set(self._ticket_key, ticket, None)
+        await self._ticket_store.set(self._ticket_key, ticket, None)
 
     async def set_refresh_token(self, appid: str, token: str) -> None:
         """Store the refresh token of a newly authorized (or re-authorized) ``appid``."""
         if not isinstance(token, str) or not token:
             raise WxaValidationError("authorizer_refresh_token must be a non-empty string")
-        await self._store.set(self._refresh_ns + appid, token, None)
+        await self._refresh_store.set(self._refresh_ns + appid, token, None)
 
     # -- single flight -------------------------------------------------------------
 
@@ -276,14 +300,16 @@ class ComponentTokenProvider:
         rotated = payload.get("authorizer_refresh_token")
         if isinstance(rotated, str) and rotated and rotated != refresh_token:
             # Persist before anything else can fail: losing it means re-authorization.
-            await self._store.set(self._refresh_ns + appid, rotated, None)
+            await self._refresh_store.set(self._refresh_ns + appid, rotated, None)
         return token, expires_in
 
     async def _verify_ticket(self) -> str:
         source = self._ticket
-        ticket = await source() if callable(source) else None
+        ticket = None
+        if callable(source) and not isinstance(source, TokenStore):
+            ticket = await source()
         if not ticket:
-            ticket = await self._store.get(self._ticket_key)
+            ticket = await self._ticket_store.get(self._ticket_key)
         if not ticket and isinstance(source, str):
             ticket = source
         if not ticket:
@@ -294,12 +320,12 @@ class ComponentTokenProvider:
         return ticket
 
     async def _refresh_token(self, appid: str) -> str:
-        token = await self._store.get(self._refresh_ns + appid)
+        token = await self._refresh_store.get(self._refresh_ns + appid)
         source = self._refresh_tokens
         if not token:
             if isinstance(source, Mapping):
                 token = source.get(appid)
-            elif source is not None:
+            elif source is not None and not isinstance(source, TokenStore):
                 token = await source(appid)
         if not token:
             raise WxaError(f"no authorizer refresh token for appid {appid!r}")
@@ -337,8 +363,12 @@ class ComponentTokenProvider:
             raise WxaTimeoutError("timed out (total)", endpoint=endpoint) from None
         try:
             payload = json.loads(raw)
-        except ValueError:  # the body may hold a token: never chained into the error
-            raise WxaDecodeError("answer is not JSON", endpoint=endpoint) from None
+        except (ValueError, RecursionError):
+            payload = _NOT_JSON
+        if payload is _NOT_JSON:
+            # Raised outside the except block: the JSONDecodeError holds the body (which
+            # may hold a token) and must not ride along as __context__.
+            raise WxaDecodeError("answer is not JSON", endpoint=endpoint)
         raise_for_errcode(payload, endpoint)
         if not isinstance(payload, dict):
             raise WxaDecodeError("answer is not a JSON object", endpoint=endpoint)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._errors import WxaError
+from ._errors import WxaError, WxaTransportError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -87,21 +87,39 @@ class RedisTokenStore:
         self._poll = lock_poll_interval
         self._delete_if_equal = self._client.register_script(_DELETE_IF_EQUAL)
 
+    async def _run(self, command: Awaitable[Any]) -> Any:
+        """Await a Redis command; an outage reaches callers as a WxaTransportError.
+
+        Only the error's type is kept: redis-py's texts name hosts, and the
+        translated error is raised outside the except block so nothing chains."""
+        import redis.exceptions
+
+        try:
+            return await command
+        except redis.exceptions.RedisError as exc:
+            error = WxaTransportError(
+                f"token store unavailable ({type(exc).__name__})", request_sent=False
+            )
+        raise error
+
     async def get(self, key: str) -> str | None:
-        value: Any = await self._client.get(self._prefix + key)
+        value: Any = await self._run(self._client.get(self._prefix + key))
         if isinstance(value, bytes):
             return value.decode()
         return value if isinstance(value, str) else None
 
     async def set(self, key: str, value: str, ttl: float | None) -> None:
         if ttl is None:
-            await self._client.set(self._prefix + key, value)
+            await self._run(self._client.set(self._prefix + key, value))
         else:
             # PX must be positive; a value already past its lifetime lives 1 ms.
-            await self._client.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
+            px = max(1, int(ttl * 1000))
+            await self._run(self._client.set(self._prefix + key, value, px=px))
 
     async def delete_if_equal(self, key: str, value: str) -> bool:
-        deleted = await self._delete_if_equal(keys=[self._prefix + key], args=[value])
+        deleted = await self._run(
+            self._delete_if_equal(keys=[self._prefix + key], args=[value])
+        )
         return bool(deleted)
 
     def lock(self, key: str, ttl: float) -> AbstractAsyncContextManager[None]:
@@ -112,14 +130,14 @@ class RedisTokenStore:
         owner = secrets.token_hex(16)
         px = max(1, int(ttl * 1000))
         delay = self._poll
-        while not await self._client.set(name, owner, nx=True, px=px):
+        while not await self._run(self._client.set(name, owner, nx=True, px=px)):
             # Jitter keeps waiting processes from polling in lock step.
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25, ttl)
         try:
             yield
         finally:
-            await self._delete_if_equal(keys=[name], args=[owner])
+            await self._run(self._delete_if_equal(keys=[name], args=[owner]))
 
     async def aclose(self) -> None:
         """Close the connection pool if this store opened it from a URL."""
