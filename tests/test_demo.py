@@ -32,6 +32,7 @@ async def test_demo_runs_the_pipeline_and_never_applies_a_mutation_twice(
     # What the summary claims matches the service's state.
     fully = [a for a, s in emu.apps.items() if s.gray_plan.status == 3]
     assert report.released_full == len(fully) > 30
+    assert report.ok and all(step.untyped == 0 for step in report.steps)
     for (appid, endpoint), count in emu.applied.items():
         limit = 2 if endpoint == "gray_release" else 1
         assert count <= limit, (appid, endpoint, count)

@@ -86,7 +86,8 @@ def test_seed_fail_sample() -> None:
 
 def test_seed_samples_are_the_exact_text_of_the_seed() -> None:
     # Guards the literals above against drift: they are the seed's code blocks, dedented.
-    seed_file = Path("/work/shared/seeds/wxa-code-management.rst")
+    # ../shared beside the checkout, as on developer machines and in CI.
+    seed_file = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "wxa-code-management.rst"
     if not seed_file.exists():
         pytest.skip("the seed document is not part of this checkout")
     seed = seed_file.read_text(encoding="utf-8")

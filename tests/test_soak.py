@@ -1,7 +1,7 @@
 """The soak: 10,000 calls over 500 mini programs through the emulator's HTTP mode on
 loopback, about 5 % random faults (a third of them after the request was applied) and
 every token expiring mid-run, on both transports. See wxa_async/_soak.py for the
-workload and docs/reliability.md for what it backs."""
+workload and the README (Reliability) for what it backs."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def elapsed() -> Iterator[list[float]]:
 
 
 def test_the_documented_defaults() -> None:
-    # docs/reliability.md: connect 5 s, read 15 s, total 60 s per attempt.
+    # README, Reliability: connect 5 s, read 15 s, total 60 s per attempt.
     assert Timeout() == Timeout(connect=5.0, read=15.0, total=60.0)
     client = WxaClient(StaticTokenProvider({APPID: TOKEN}), transport=make_transport("httpx"))
     assert client.timeout == Timeout(5.0, 15.0, 60.0)

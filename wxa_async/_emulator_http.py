@@ -1,7 +1,7 @@
 """The emulator over real HTTP: a plain ASGI 3 app (no framework) and a uvicorn runner.
 
 Besides the service's own paths, ``/_emulator/...`` is a small admin API so a program
-in any language (or curl) can set the emulator up: see ``docs/emulator.md``.
+in any language (or curl) can set the emulator up: see the README section "Testing against the emulator".
 uvicorn is imported only by the runners (the ``emulator`` extra).
 """
 

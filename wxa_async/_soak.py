@@ -19,7 +19,7 @@ Each mini program runs a script in three rounds of about ``calls / 3`` calls eac
 
 Every mutation is issued for one ``(appid, endpoint)`` at most once, except after an
 ambiguous failure (errcode -1, or a transport error once the request may have left):
-then the script does what ``docs/reliability.md`` tells callers to do, an idempotent read
+then the script does what the README (Reliability) tells callers to do, an idempotent read
 of the state, and issues the mutation again only if that read shows it was not applied.
 So the emulator's ``applied`` counter must never exceed 1.
 
@@ -172,7 +172,7 @@ def _failure_key(exc: BaseException) -> str:
 
 
 def _ambiguous(exc: BaseException) -> bool:
-    """May this failed mutation have been applied? (see docs/reliability.md)"""
+    """May this failed mutation have been applied? (see the README, Reliability)"""
     if isinstance(exc, WxaSystemBusyError):
         return True  # -1 may come after the change was made
     return isinstance(exc, WxaTransportError) and exc.request_sent
@@ -308,7 +308,7 @@ class _Run:
         self, app: _App, name: str, probe: Callable[[], Awaitable[bool | None]] | None,
         **kwargs: Any,
     ) -> tuple[bool, Any]:
-        """One mutation, with the recovery docs/reliability.md prescribes after an
+        """One mutation, with the recovery the README (Reliability) prescribes after an
         ambiguous failure: read the state, and issue it again only if not applied.
         ``(True, result)`` (``None`` when a probe found it applied) or ``(False, error)``."""
         outcome: Any = None
