@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ._asgi import lifespan, read_body
 from ._crypto import MessageCrypto
 from ._errors import WxaSignatureError
 from ._events import Event, parse_event
@@ -72,33 +73,6 @@ async def _respond(send: _Send, status: int, text: str, extra: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(receive: _Receive, limit: int) -> bytes | None:
-    """The request body, or None once it passes ``limit`` (reading stops there)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _lifespan(receive: _Receive, send: _Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 def callback_asgi_app(
     crypto: MessageCrypto, on_event: EventCallback | None = None
 ) -> Callable[[_Scope, _Receive, _Send], Awaitable[None]]:
@@ -114,7 +88,7 @@ def callback_asgi_app(
 
     async def app(scope: _Scope, receive: _Receive, send: _Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return  # websockets are not served; closing the scope refuses them
@@ -126,7 +100,7 @@ def callback_asgi_app(
         if declared.isdigit() and int(declared) > limit:
             await _respond(send, 413, "payload too large", [])
             return
-        body = await _read_body(receive, limit)
+        body = await read_body(receive, limit)
         if body is None:
             await _respond(send, 413, "payload too large", [])
             return

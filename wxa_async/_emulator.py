@@ -59,6 +59,7 @@ from ._models import (
     WxaRequest,
     WxaResponse,
 )
+from ._models import GrayReleasePlan as GrayPlan  # the answer's model is the state
 from ._qr import qr_jpeg
 from ._xml import render_event_xml
 
@@ -200,15 +201,6 @@ class Audit:
     due_at: float | None = None  # set by an AuditPolicy
     outcome: tuple[bool, str] | None = None  # (success, reason) drawn at submission
     released: bool = False
-
-
-@attrs.define
-class GrayPlan:
-    """``status``: 0 none, 1 running, 2 paused, 3 finished, 4 deleted (seed 16.3)."""
-
-    status: int = 0
-    create_timestamp: int = 0
-    gray_percentage: int = 0
 
 
 @attrs.define

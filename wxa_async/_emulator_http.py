@@ -1,7 +1,8 @@
 """The emulator over real HTTP: a plain ASGI 3 app (no framework) and a uvicorn runner.
 
 Besides the service's own paths, ``/_emulator/...`` is a small admin API so a program
-in any language (or curl) can set the emulator up: see the README section "Testing against the emulator".
+in any language (or curl) can set the emulator up: see the README section "Testing
+against the emulator".
 uvicorn is imported only by the runners (the ``emulator`` extra).
 """
 
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl
 
 import attrs
 
+from ._asgi import lifespan, read_body
 from ._emulator import Answer, AuditPolicy, Emulator
 
 __all__ = ["create_asgi_app", "running_server", "serve"]
@@ -41,7 +43,7 @@ def create_asgi_app(
 
     async def app(scope: _Scope, receive: _Receive, send: _Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return  # websockets are refused by closing the scope
@@ -69,7 +71,7 @@ async def _answer(
     declared = dict(scope.get("headers") or []).get(b"content-length", b"")
     if declared.isdigit() and int(declared) > limit:
         return too_large
-    body = await _read_body(receive, limit)
+    body = await read_body(receive, limit)
     if body is None:
         return too_large
     query = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"),
@@ -82,32 +84,6 @@ async def _answer(
     except Exception:
         _log.exception("emulator failed on %s", path[:100])
         return Answer.json({"errcode": -1, "errmsg": "system error"}, 500)
-
-
-async def _read_body(receive: _Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _lifespan(receive: _Receive, send: _Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 # -- the admin API: setup over HTTP for programs in other languages --------------------
