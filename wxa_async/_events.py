@@ -75,8 +75,9 @@ class ComponentVerifyTicketEvent:
 
 
 @attrs.frozen(kw_only=True)
-class AuthorizedEvent:
-    """InfoType ``authorized``: a mini program authorized the platform."""
+class _AuthorizationGrant:
+    """What ``authorized`` and ``updateauthorized`` both carry; the code stays out of
+    repr."""
 
     app_id: str
     create_time: int
@@ -87,15 +88,13 @@ class AuthorizedEvent:
 
 
 @attrs.frozen(kw_only=True)
-class UpdateAuthorizedEvent:
-    """InfoType ``updateauthorized``: the authorizer changed the granted permissions."""
+class AuthorizedEvent(_AuthorizationGrant):
+    """InfoType ``authorized``: a mini program authorized the platform."""
 
-    app_id: str
-    create_time: int
-    authorizer_appid: str
-    authorization_code: str = attrs.field(repr=False)
-    authorization_code_expired_time: int
-    pre_auth_code: str = attrs.field(repr=False)
+
+@attrs.frozen(kw_only=True)
+class UpdateAuthorizedEvent(_AuthorizationGrant):
+    """InfoType ``updateauthorized``: the authorizer changed the granted permissions."""
 
 
 @attrs.frozen(kw_only=True)
