@@ -45,6 +45,10 @@ RefreshTokenSource = (
 
 _COMPONENT_ENDPOINT = "api_component_token"
 _AUTHORIZER_ENDPOINT = "api_authorizer_token"
+#: The component API's paths, by endpoint name; the emulator serves the same ones.
+COMPONENT_PATHS = {
+    name: f"/cgi-bin/component/{name}" for name in (_COMPONENT_ENDPOINT, _AUTHORIZER_ENDPOINT)
+}
 _TIMEOUT = Timeout(connect=5.0, read=10.0, total=20.0)
 _HEADERS = {"Content-Type": "application/json"}
 
@@ -340,7 +344,7 @@ class ComponentTokenProvider:
             self._transport = HttpxTransport()
         request = HttpRequest(
             "POST",
-            f"{self._base_url}/cgi-bin/component/{endpoint}",
+            f"{self._base_url}{COMPONENT_PATHS[endpoint]}",
             params=params,
             content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
             headers=_HEADERS,

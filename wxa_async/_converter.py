@@ -16,7 +16,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn
 
 from ._errors import WxaDecodeError
-from ._models import AddQrcodeJumpRequest, WxaRequest, WxaResponse
+from ._models import WxaRequest, WxaResponse
 
 __all__ = ["decode_response", "dumps", "encode_request"]
 
@@ -129,33 +129,27 @@ def decode_response(
     return result
 
 
-def _unstructure_request(request: WxaRequest) -> dict[str, Any]:
-    # Fields the caller did not give (None) are omitted, never sent as null.
+def encode_request(request: WxaRequest) -> dict[str, Any]:
+    """The wire fields of ``request``, in declaration order.
+
+    Fields the caller did not give (None) are omitted, never sent as null. A field's
+    metadata can say more: ``omit_empty`` leaves out an empty list, ``wire`` converts
+    the value (the seed sends some numbers as strings)."""
     out: dict[str, Any] = {}
     for field in attrs.fields(type(request)):  # type: ignore[arg-type]
         value = getattr(request, field.name)
-        if value is None:
+        if value is None or (not value and field.metadata.get("omit_empty")):
             continue
         if isinstance(value, tuple):
-            if field.name == "debug_url" and not value:
-                continue
             value = [
                 {k: v for k, v in attrs.asdict(item).items() if v is not None}
                 if attrs.has(type(item))
                 else item
                 for item in value
             ]
-        out[field.name] = value
-    if isinstance(request, AddQrcodeJumpRequest):
-        # The seed sends these two as strings ("permit_sub_rule": "1").
-        out["permit_sub_rule"] = str(request.permit_sub_rule)
-        out["open_version"] = str(request.open_version)
+        wire = field.metadata.get("wire")
+        out[field.name] = value if wire is None else wire(value)
     return out
-
-
-def encode_request(request: WxaRequest) -> dict[str, Any]:
-    """The wire fields of ``request``, in declaration order, with None omitted."""
-    return _unstructure_request(request)
 
 
 def dumps(payload: Any) -> bytes:

@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
+from ._component import COMPONENT_PATHS
 from ._converter import converter, dumps
 from ._crypto import MessageCrypto
 from ._endpoints import ENDPOINTS, EndpointSpec
@@ -84,12 +85,8 @@ __all__ = [
 
 _log = logging.getLogger("wxa_async.emulator")
 
-COMPONENT_TOKEN_PATH = "/cgi-bin/component/api_component_token"  # noqa: S105 (a path)
-AUTHORIZER_TOKEN_PATH = "/cgi-bin/component/api_authorizer_token"  # noqa: S105
-_COMPONENT_ENDPOINTS = {
-    COMPONENT_TOKEN_PATH: "api_component_token",
-    AUTHORIZER_TOKEN_PATH: "api_authorizer_token",
-}
+# The client's own paths for the component API: written once, in _component.
+_COMPONENT_ENDPOINTS = {path: name for name, path in COMPONENT_PATHS.items()}
 _CST = timezone(timedelta(hours=8))  # WeChat's days and months are Beijing time
 _SYSTEM_OPENID = "od1P50M-fNQI5Gcq-trm4a7apsU8"  # the seed's system sender
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
@@ -898,7 +895,7 @@ class Emulator:
     def _component_call(self, path: str, query: Mapping[str, str], body: bytes) -> Answer:
         try:
             data = _json_object(body)
-            if path == COMPONENT_TOKEN_PATH:
+            if path == COMPONENT_PATHS["api_component_token"]:
                 return Answer.json(self._component_token(data))
             owner = self._tokens.get(query.get("component_access_token", ""))
             self._check_token(owner, "component_access_token" in query, "component")

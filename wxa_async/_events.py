@@ -10,9 +10,10 @@ codes) are left out of every ``repr``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar, cast
 
 import attrs
+from attrs import AttrsInstance
 
 from ._xml import DEFAULT_MAX_BODY_BYTES, WxaXmlError, parse_xml
 
@@ -84,7 +85,7 @@ class _AuthorizationGrant:
     authorizer_appid: str
     authorization_code: str = attrs.field(repr=False)
     authorization_code_expired_time: int
-    pre_auth_code: str = attrs.field(repr=False)
+    pre_auth_code: str = attrs.field(default="", repr=False)  # absent in some pushes
 
 
 @attrs.frozen(kw_only=True)
@@ -136,6 +137,9 @@ Event: TypeAlias = (
 )
 
 
+_Known = TypeVar("_Known", bound=AttrsInstance)
+
+
 class _Fields:
     """Typed reads from the parsed XML, naming the event kind in every error."""
 
@@ -168,69 +172,57 @@ def _routing(fields: Mapping[str, Any], tag: str) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
-def _authorization(f: _Fields) -> dict[str, Any]:
-    return {
-        "app_id": f.text("AppId"),
-        "create_time": f.time("CreateTime"),
-        "authorizer_appid": f.text("AuthorizerAppid"),
-        "authorization_code": f.text("AuthorizationCode"),
-        "authorization_code_expired_time": f.time("AuthorizationCodeExpiredTime"),
-        "pre_auth_code": f.text("PreAuthCode", required=False),
-    }
-
-
 def event_from_fields(fields: Mapping[str, Any]) -> Event:
     """Build the event for already-parsed push fields (see :func:`parse_event`)."""
     msg_type = _routing(fields, "MsgType")
     event = _routing(fields, "Event")
     info_type = _routing(fields, "InfoType")
     kind = (event or info_type or msg_type or "push")[:64]  # it names errors; keep short
-    f = _Fields(fields, kind)
-    if msg_type == "event" and event == "weapp_audit_success":
-        return AuditSuccessEvent(
-            to_user_name=f.text("ToUserName"),
-            from_user_name=f.text("FromUserName"),
-            create_time=f.time("CreateTime"),
-            succ_time=f.time("SuccTime"),
+    if msg_type == "event" and event in _AUDIT_EVENTS:
+        cls = _AUDIT_EVENTS[event]
+    elif msg_type is None and event is None and info_type in _COMPONENT_EVENTS:
+        cls = _COMPONENT_EVENTS[info_type]
+    else:
+        return GenericEvent(
+            msg_type=msg_type, event=event, info_type=info_type, fields=dict(fields)
         )
-    if msg_type == "event" and event == "weapp_audit_fail":
-        shots = f.text("ScreenShot", required=False)
-        return AuditFailEvent(
-            to_user_name=f.text("ToUserName"),
-            from_user_name=f.text("FromUserName"),
-            create_time=f.time("CreateTime"),
-            reason=f.text("Reason"),
-            fail_time=f.time("FailTime"),
-            screen_shot=tuple(s for s in shots.split("|") if s),
-        )
-    if msg_type == "event" and event == "weapp_audit_delay":
-        return AuditDelayEvent(
-            to_user_name=f.text("ToUserName"),
-            from_user_name=f.text("FromUserName"),
-            create_time=f.time("CreateTime"),
-            reason=f.text("Reason"),
-            delay_time=f.time("DelayTime"),
-        )
-    if msg_type is None and event is None:
-        if info_type == "component_verify_ticket":
-            return ComponentVerifyTicketEvent(
-                app_id=f.text("AppId"),
-                create_time=f.time("CreateTime"),
-                component_verify_ticket=f.text("ComponentVerifyTicket"),
-            )
-        if info_type == "authorized":
-            return AuthorizedEvent(**_authorization(f))
-        if info_type == "updateauthorized":
-            return UpdateAuthorizedEvent(**_authorization(f))
-        if info_type == "unauthorized":
-            return UnauthorizedEvent(
-                app_id=f.text("AppId"),
-                create_time=f.time("CreateTime"),
-                authorizer_appid=f.text("AuthorizerAppid"),
-            )
-    return GenericEvent(
-        msg_type=msg_type, event=event, info_type=info_type, fields=dict(fields)
-    )
+    return cast(Event, _build(cls, _Fields(fields, kind)))
+
+
+def _tag(name: str) -> str:
+    """The XML tag of a field: ``authorizer_appid`` -> ``AuthorizerAppid``."""
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _build(cls: type[_Known], f: _Fields) -> _Known:
+    # Every event class is read the same way, from its own fields: an int is a time,
+    # a tuple is a "|"-separated list, a field with a default may be absent.
+    values: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        tag = _tag(field.name)
+        if field.type is int:
+            values[field.name] = f.time(tag)
+        elif field.type is str:
+            values[field.name] = f.text(tag, required=field.default is attrs.NOTHING)
+        else:
+            items = f.text(tag, required=False).split("|")
+            values[field.name] = tuple(item for item in items if item)
+    return cls(**values)
+
+
+_AUDIT_EVENTS: dict[str, type[AttrsInstance]] = {
+    "weapp_audit_success": AuditSuccessEvent,
+    "weapp_audit_fail": AuditFailEvent,
+    "weapp_audit_delay": AuditDelayEvent,
+}
+_COMPONENT_EVENTS: dict[str, type[AttrsInstance]] = {
+    "component_verify_ticket": ComponentVerifyTicketEvent,
+    "authorized": AuthorizedEvent,
+    "updateauthorized": UpdateAuthorizedEvent,
+    "unauthorized": UnauthorizedEvent,
+}
+for _cls in (*_AUDIT_EVENTS.values(), *_COMPONENT_EVENTS.values()):
+    attrs.resolve_types(_cls)  # field.type becomes int / str / tuple, not a string
 
 
 def parse_event(xml: str | bytes, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Event:

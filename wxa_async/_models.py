@@ -261,10 +261,17 @@ class SetSupportVersionRequest(WxaRequest):
 @attrs.frozen
 class AddQrcodeJumpRequest(WxaRequest):
     prefix: str = attrs.field(validator=_text(nonempty=True))
-    permit_sub_rule: Literal[1, 2] = attrs.field(validator=_one_of(1, 2))
+    # The seed sends these two as strings ("permit_sub_rule": "1").
+    permit_sub_rule: Literal[1, 2] = attrs.field(
+        validator=_one_of(1, 2), metadata={"wire": str}
+    )
     path: str = attrs.field(validator=_text(nonempty=True))
-    open_version: Literal[1, 2, 3] = attrs.field(validator=_one_of(1, 2, 3))
-    debug_url: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    open_version: Literal[1, 2, 3] = attrs.field(
+        validator=_one_of(1, 2, 3), metadata={"wire": str}
+    )
+    debug_url: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings, metadata={"omit_empty": True}
+    )
     is_edit: Literal[0, 1] = attrs.field(default=0, validator=_one_of(0, 1))
 
     @debug_url.validator
