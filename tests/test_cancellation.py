@@ -153,3 +153,32 @@ async def test_a_cancelled_first_caller_does_not_poison_the_shared_refresh(
         # One refresh, shared: the cancelled caller neither cancelled nor repeated it.
         assert emu.calls["api_authorizer_token"] == refreshes + 1
         assert (await app.get_category()).category_list
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_cancellations_never_cost_a_connection(kind: str) -> None:
+    # With one connection, a single connection slot lost to an unlucky cancellation
+    # would stall every later call: httpcore's pool can lose one that way
+    # (encode/httpcore#1093), so the httpx transport replaces any lane that saw one.
+    from wxa_async import AiohttpTransport, HttpxTransport
+
+    rng = random.Random(99)
+    emu, _, token = make_emulator()
+    async with running_server(emu) as base_url:
+        factory = HttpxTransport if kind == "httpx" else AiohttpTransport
+        transport = factory(max_connections=1)
+        async with WxaClient(StaticTokenProvider({APPID: token}), base_url, transport) as client:
+            app = client.app(APPID)
+            await app.commit(template_id=1, ext_json={}, user_version="v1", user_desc="d")
+            emu.faults.set_rate(0.5, seed=3, kinds=["latency"], latency=0.01)
+            for _ in range(60):
+                tasks = [asyncio.create_task(app.get_page()) for _ in range(3)]
+                await asyncio.sleep(rng.uniform(0, 0.015))
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                async with asyncio.timeout(5):  # the one connection is still usable
+                    assert (await app.get_page()).page_list == PAGES
+            assert client_sockets_to(port_of(base_url)) <= 1
+        await transport.aclose()
+        assert await settled(port_of(base_url)) == 0
