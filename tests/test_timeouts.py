@@ -144,6 +144,46 @@ async def test_a_qr_body_trickling_a_byte_a_second_hits_the_total_limit(
     assert list(tmp_path.iterdir()) == []  # no partial file
 
 
+@pytest.mark.parametrize("kind", TRANSPORTS)
+@pytest.mark.parametrize("to", ["bytes", "file"])
+async def test_a_qr_body_that_stops_arriving_hits_the_read_limit(
+    kind: str, to: str, server: LoopbackServer, tmp_path: Path
+) -> None:
+    # Headers and one byte arrive, then nothing for 5 s: the 0.3 s read limit (a gap
+    # between chunks, enforced by the client) fires long before the 30 s total.
+    server.routes["/wxa/get_qrcode"] = trickle(1000, every=5.0)
+    async with client_on(kind, server.url) as client:
+        qrcode = client.with_options(timeout=Timeout(connect=1.0, read=0.3, total=30.0),
+                                     max_retries=0).app(APPID).get_qrcode
+        with elapsed() as took:
+            async with asyncio.timeout(0.3 + SLACK):
+                with pytest.raises(WxaTimeoutError) as caught:
+                    if to == "bytes":
+                        await qrcode()
+                    else:
+                        await qrcode.to_file(tmp_path / "qr.jpg")
+        assert took[0] < 0.3 + SLACK
+    assert "no data for 0.3 s" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # no partial file
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_slow_qr_body_that_keeps_arriving_is_not_cut_off(
+    kind: str, server: LoopbackServer, tmp_path: Path
+) -> None:
+    # 8 bytes 0.15 s apart: 1 s in all, more than connect + read (0.7 s), but no gap
+    # reaches the 0.5 s read limit, so the download completes.
+    server.routes["/wxa/get_qrcode"] = trickle(8, every=0.15)
+    async with client_on(kind, server.url) as client:
+        qrcode = client.with_options(timeout=Timeout(connect=0.2, read=0.5, total=30.0),
+                                     max_retries=0).app(APPID).get_qrcode
+        with elapsed() as took:
+            written = await qrcode.to_file(tmp_path / "qr.jpg")
+        assert took[0] > 0.7
+    assert written == 8
+    assert (tmp_path / "qr.jpg").read_bytes() == b"\xff" + b"\xd8" * 7
+
+
 @pytest.fixture
 def unaccepting_port() -> Iterator[int]:
     """A port whose accept queue is full: a connect to it never completes (Linux keeps

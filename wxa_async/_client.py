@@ -8,6 +8,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
+from math import inf
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -15,7 +16,7 @@ import attrs
 
 from ._bulk import BulkResult, ProgressCallback, bulk
 from ._converter import decode_response
-from ._deadlines import Deadlines
+from ._deadlines import Deadline, Deadlines
 from ._endpoints import EndpointSpec, MiniProgram
 from ._errors import (
     WxaDecodeError,
@@ -169,13 +170,15 @@ class WxaClient:
 
     def _set_timeout(self, timeout: Timeout) -> None:
         self._timeout = timeout
-        # A JSON answer is a few hundred bytes: the client bounds the whole attempt by
-        # connect + read (and total) with its coarse deadline, and the transport gets no
-        # per-read limit. Equivalent up to the connect time, and it spares the loop
-        # timers an HTTP library re-arms on every read: 9 % of throughput on aiohttp.
+        # The client enforces every time limit but the connect one with its coarse
+        # deadlines (one sweep timer for all calls), and transports get no per-read
+        # limit: the loop timers an HTTP library re-arms on every read cost 9 % of JSON
+        # throughput on aiohttp. An attempt must see its first bytes within
+        # connect + read (and total); a JSON answer (a few hundred bytes) must then be
+        # complete, and a binary body must keep arriving with gaps under ``read``.
         limits = [t for t in (timeout.total, _sum(timeout.connect, timeout.read)) if t]
-        self._json_limit = min(limits) if limits else None
-        self._json_wire_timeout = attrs.evolve(timeout, read=None)
+        self._first_limit = min(limits) if limits else None
+        self._wire_timeout = attrs.evolve(timeout, read=None)
 
     @property
     def transport(self) -> Transport:
@@ -318,25 +321,24 @@ class WxaClient:
             url = shared.urls[endpoint.path] = f"{self._base_url}/{endpoint.path}"
         request = HttpRequest(
             endpoint.method, url, {**params, "access_token": token}, content,
-            _JSON_HEADERS if content is not None else _NO_HEADERS,
-            self._json_wire_timeout if sink is None else self._timeout,
+            _JSON_HEADERS if content is not None else _NO_HEADERS, self._wire_timeout,
         )
-        total = self._json_limit if sink is None else self._timeout.total
+        limit = self._first_limit
         async with shared.gate:
-            deadline = None if total is None else shared.deadlines.start(total)
+            deadline = None if limit is None else shared.deadlines.start(limit)
             try:
                 response = await shared.transport.send(request)
                 try:
                     if sink is None:
                         return await self._read_json(endpoint, response)
-                    return await self._read_binary(endpoint, response, sink)
+                    return await self._read_binary(endpoint, response, sink, deadline)
                 finally:
                     await response.aclose()
             except asyncio.CancelledError:
                 if deadline is None or not deadline.timed_out():
                     raise
                 timed_out = WxaTimeoutError(
-                    f"{endpoint.name}: no complete answer within {total} s",
+                    f"{endpoint.name}: {self._overrun(deadline, limit)}",
                     endpoint=endpoint.name,
                 )
             except WxaTransportError as exc:
@@ -349,6 +351,15 @@ class WxaClient:
         # Raised here, outside the except block, so no CancelledError rides along as
         # __context__.
         raise timed_out
+
+    def _overrun(self, deadline: Deadline, limit: float | None) -> str:
+        """Which limit a timed-out attempt ran into, for the error message."""
+        timeout = self._timeout
+        if deadline.extended and deadline.at < deadline.started + (timeout.total or inf):
+            return f"no data for {timeout.read} s"
+        if limit == timeout.total:
+            return f"no complete answer within {limit} s"
+        return f"no answer within {limit} s (connect + read)"
 
     @staticmethod
     def _check_status(endpoint: EndpointSpec, response: HttpResponse) -> None:
@@ -381,7 +392,8 @@ class WxaClient:
         )
 
     async def _read_binary(
-        self, endpoint: EndpointSpec, response: HttpResponse, sink: Sink
+        self, endpoint: EndpointSpec, response: HttpResponse, sink: Sink,
+        deadline: Deadline | None,
     ) -> int:
         self._check_status(endpoint, response)
         content_type = response.headers.get("content-type", "").lower()
@@ -406,7 +418,20 @@ class WxaClient:
             )
         sink.write(first)
         written = len(first)
+        # The read limit is a gap between chunks: each chunk moves the deadline to
+        # `read` from now, never past the attempt's total. (One clock read per 64 KiB
+        # chunk, where a transport's per-read timer costs a loop timer per socket read.)
+        gap = self._timeout.read
+        if deadline is None or gap is None:
+            async for chunk in chunks:
+                sink.write(chunk)
+                written += len(chunk)
+            return written
+        end = deadline.started + (self._timeout.total or inf)
+        clock = asyncio.get_running_loop().time
+        deadline.extend(min(end, clock() + gap))
         async for chunk in chunks:
             sink.write(chunk)
             written += len(chunk)
+            deadline.extend(min(end, clock() + gap))
         return written

@@ -19,13 +19,20 @@ __all__ = ["Deadline", "Deadlines"]
 
 
 class Deadline:
-    __slots__ = ("at", "cancelling", "expired", "task")
+    __slots__ = ("at", "cancelling", "expired", "extended", "started", "task")
 
-    def __init__(self, task: asyncio.Task[object], at: float) -> None:
+    def __init__(self, task: asyncio.Task[object], started: float, seconds: float) -> None:
         self.task = task
-        self.at = at
+        self.started = started
+        self.at = started + seconds
         self.cancelling = task.cancelling()
         self.expired = False
+        self.extended = False
+
+    def extend(self, at: float) -> None:
+        """Move the deadline (a streamed body made progress); the sweep reads ``at``."""
+        self.at = at
+        self.extended = True
 
     def timed_out(self) -> bool:
         """After a CancelledError: was it ours alone? Then it is a timeout."""
@@ -43,7 +50,7 @@ class Deadlines:
         task = asyncio.current_task()
         assert task is not None  # only called from coroutines of the client
         loop = task.get_loop()
-        deadline = Deadline(task, loop.time() + seconds)
+        deadline = Deadline(task, loop.time(), seconds)
         self._active[deadline] = None
         granularity = min(0.5, seconds / 20)
         # Re-arm for a finer limit, and when the timer belongs to a loop that has ended

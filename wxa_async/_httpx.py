@@ -202,9 +202,15 @@ class _HttpxResponse:
         raise error
 
     async def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        # Not aiter_bytes(chunk_size): that holds bytes back until chunk_size of them
+        # have arrived, so a slow body would look stalled to the client's read limit.
         try:
-            async for chunk in self._response.aiter_bytes(chunk_size):
-                yield chunk
+            async for chunk in self._response.aiter_bytes():
+                if len(chunk) <= chunk_size:
+                    yield chunk
+                    continue
+                for start in range(0, len(chunk), chunk_size):  # a decompressed burst
+                    yield chunk[start : start + chunk_size]
         except httpx.HTTPError as exc:
             error = _translate(exc, sent=True)
         else:

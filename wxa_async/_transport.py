@@ -28,12 +28,15 @@ class Timeout:
     """Time limits in seconds for one attempt of one call.
 
     ``connect``: establishing a connection; ``read``: the longest wait for the next
-    bytes of a streamed (binary) answer; ``total``: the whole attempt, body included.
-    A JSON answer is a few hundred bytes, so for it the client bounds the whole attempt
-    by ``connect + read`` (or ``total`` if smaller) itself, and hands the transport no
-    per-read limit: the same bound up to the connect time, without the loop timers an
-    HTTP library re-arms on every read. ``None`` disables a limit. The client enforces
-    the total on every transport.
+    bytes (the first ones of the answer, then each chunk of a streamed binary body);
+    ``total``: the whole attempt, body included. ``None`` disables a limit.
+
+    :class:`WxaClient` enforces ``read`` and ``total`` itself, for every transport, with
+    one coarse sweep timer (at most 0.5 s late), and hands transports ``read=None``:
+    the loop timer an HTTP library re-arms on every socket read costs more than the
+    limit is worth. A JSON answer (a few hundred bytes) must be complete within
+    ``connect + read`` of the attempt's start (or ``total``, if smaller). A transport
+    given a ``read`` limit directly must still honour it.
     """
 
     connect: float | None = 5.0
@@ -101,7 +104,10 @@ class HttpResponse(Protocol):
 
     async def read(self) -> bytes: ...
 
-    def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]: ...
+    def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        """The body in chunks of at most ``chunk_size`` bytes, each handed on as soon
+        as it arrives: the client's read limit watches the gaps between them."""
+        ...
 
     async def aclose(self) -> None: ...
 
