@@ -5,8 +5,8 @@
 
 A canned-JSON server (benchmarks/_server.py) runs in a subprocess on 127.0.0.1. Every
 measurement runs in a fresh worker process (so peak RSS is that contender's own), and
-the contenders alternate A B C ... A B C over the rounds, so drift on the machine hits
-all of them alike; each figure is the median over the rounds.
+the contenders alternate A B C ... C B A over the rounds, so drift on the machine and
+the position in the run hit all of them alike; each figure is the median over the rounds.
 
 Contenders, each one small function below sharing one timing harness:
 
@@ -455,7 +455,8 @@ def median_of(runs: list[Measurement]) -> Measurement:
         statistics.median(m.throughput for m in runs),
         _median_or_none([m.p50_ms for m in runs]),
         _median_or_none([m.p99_ms for m in runs]),
-        max(m.peak_rss_mb for m in runs), any(m.dnf for m in runs), pick.extra,
+        max(m.peak_rss_mb for m in runs), any(m.dnf for m in runs),
+        pick.extra | {"rounds": [m.throughput for m in runs]},
     )
 
 
@@ -471,7 +472,9 @@ def run_all(plan: Plan) -> dict[str, Any]:
         jobs = schedule(plan, base_url)
         total = len(jobs) * plan.rounds
         for r in range(plan.rounds):
-            for i, job in enumerate(jobs, 1):
+            # A B C ... C B A: no contender always runs first or last in a round, so
+            # a drift over the run (or a warming server) cannot favour one of them.
+            for i, job in enumerate(jobs if r % 2 == 0 else jobs[::-1], 1):
                 m = run_job(job)
                 runs.setdefault(_key(m), []).append(m)
                 print(

@@ -122,48 +122,38 @@ async def test_a_timed_out_read_is_retried_within_its_bounds(
     assert len(server.requests) == 3
 
 
+# A byte a second never trips a 5 s read limit: only the 0.5 s total stops it. Headers
+# and one byte, then nothing for 5 s: the 0.3 s read limit (a gap between chunks,
+# enforced by the client) fires long before the 30 s total.
+SLOW_BODIES = {
+    "trickling-hits-total": (1.0, Timeout(connect=1.0, read=5.0, total=0.5),
+                             "no complete answer within 0.5 s"),
+    "stopped-hits-read": (5.0, Timeout(connect=1.0, read=0.3, total=30.0),
+                          "no data for 0.3 s"),
+}
+
+
 @pytest.mark.parametrize("kind", TRANSPORTS)
 @pytest.mark.parametrize("to", ["bytes", "file"])
-async def test_a_qr_body_trickling_a_byte_a_second_hits_the_total_limit(
-    kind: str, to: str, server: LoopbackServer, tmp_path: Path
+@pytest.mark.parametrize("case", list(SLOW_BODIES))
+async def test_a_slow_qr_body_hits_its_limit_and_leaves_no_file(
+    kind: str, to: str, case: str, server: LoopbackServer, tmp_path: Path
 ) -> None:
-    # One byte a second never trips a 5 s read timeout: only the total limit stops it.
-    server.routes["/wxa/get_qrcode"] = trickle(1000, every=1.0)
+    every, timeout, message = SLOW_BODIES[case]
+    server.routes["/wxa/get_qrcode"] = trickle(1000, every=every)
+    limit = min(timeout.read or 0, timeout.total or 0)
     async with client_on(kind, server.url) as client:
-        qrcode = client.with_options(timeout=Timeout(connect=1.0, read=5.0, total=0.5),
-                                     max_retries=0).app(APPID).get_qrcode
+        qrcode = client.with_options(timeout=timeout, max_retries=0).app(APPID).get_qrcode
         with elapsed() as took:
-            async with asyncio.timeout(0.5 + SLACK):
+            async with asyncio.timeout(limit + SLACK):
                 with pytest.raises(WxaTimeoutError) as caught:
                     if to == "bytes":
                         await qrcode()
                     else:
                         await qrcode.to_file(tmp_path / "qr.jpg")
-        assert took[0] < 0.5 + SLACK
+        assert took[0] < limit + SLACK
     assert caught.value.endpoint == "get_qrcode"
-    assert list(tmp_path.iterdir()) == []  # no partial file
-
-
-@pytest.mark.parametrize("kind", TRANSPORTS)
-@pytest.mark.parametrize("to", ["bytes", "file"])
-async def test_a_qr_body_that_stops_arriving_hits_the_read_limit(
-    kind: str, to: str, server: LoopbackServer, tmp_path: Path
-) -> None:
-    # Headers and one byte arrive, then nothing for 5 s: the 0.3 s read limit (a gap
-    # between chunks, enforced by the client) fires long before the 30 s total.
-    server.routes["/wxa/get_qrcode"] = trickle(1000, every=5.0)
-    async with client_on(kind, server.url) as client:
-        qrcode = client.with_options(timeout=Timeout(connect=1.0, read=0.3, total=30.0),
-                                     max_retries=0).app(APPID).get_qrcode
-        with elapsed() as took:
-            async with asyncio.timeout(0.3 + SLACK):
-                with pytest.raises(WxaTimeoutError) as caught:
-                    if to == "bytes":
-                        await qrcode()
-                    else:
-                        await qrcode.to_file(tmp_path / "qr.jpg")
-        assert took[0] < 0.3 + SLACK
-    assert "no data for 0.3 s" in str(caught.value)
+    assert message in str(caught.value)
     assert list(tmp_path.iterdir()) == []  # no partial file
 
 

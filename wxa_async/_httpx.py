@@ -130,6 +130,7 @@ class _Lanes(httpx.AsyncBaseTransport):
         self._lanes = [_Lane(self._context) for _ in range(count)]
         self._idle = self._lanes[::-1]
         self._turn = 0
+        self._draining: set[_Lane] = set()  # replaced, still serving a request
         self._retiring: set[asyncio.Task[None]] = set()
 
     def _take(self) -> _Lane:
@@ -147,10 +148,12 @@ class _Lanes(httpx.AsyncBaseTransport):
             lane.spoiled = True
             fresh = self._lanes[self._lanes.index(lane)] = _Lane(self._context)
             self._idle.append(fresh)
+            self._draining.add(lane)
         if not lane.spoiled:
             if lane.in_flight == 0:
                 self._idle.append(lane)
         elif lane.in_flight == 0:
+            self._draining.discard(lane)
             # Closed in a task of its own, awaited here: should the caller be
             # cancelled again meanwhile, the close still finishes (and aclose waits).
             closing = asyncio.ensure_future(lane.pool.aclose())
@@ -174,7 +177,7 @@ class _Lanes(httpx.AsyncBaseTransport):
         return response
 
     async def aclose(self) -> None:
-        for lane in self._lanes:
+        for lane in [*self._lanes, *self._draining]:
             await lane.pool.aclose()
         if self._retiring:
             await asyncio.gather(*self._retiring)
