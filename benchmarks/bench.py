@@ -414,8 +414,8 @@ class Plan:
     cold_apps: int = 500
 
 
-FULL = Plan([4, 16, 64, 256], 8000, [1000, 10000], 5, [16_000_000, 128_000_000], 8)
-QUICK = Plan([4, 16, 64], 2000, [1000], 1, [8_000_000, 32_000_000], 4)
+FULL = Plan([4, 16, 32, 64, 256], 8000, [1000, 10000], 5, [16_000_000, 128_000_000], 8)
+QUICK = Plan([4, 16, 32, 64], 2000, [1000], 1, [8_000_000, 32_000_000], 4)
 
 
 def schedule(plan: Plan, base_url: str) -> list[Job]:
@@ -522,8 +522,8 @@ def ratios(
          ratio(tp(f"wxa-aiohttp-naive@naive{big_n}"), best("raw-aiohttp")), ">= 0.9"),
         (f"wxa-httpx naive gather {big_n} / raw-httpx expert (best c)",
          ratio(tp(f"wxa-httpx-naive@naive{big_n}"), best("raw-httpx")), ">= 0.9"),
-        (f"wxa-httpx naive gather {big_n} / raw-httpx expert c=64 (our default)",
-         paired(f"wxa-httpx-naive@naive{big_n}", "raw-httpx@64"), "(same c)"),
+        (f"wxa-httpx naive gather {big_n} / raw-httpx expert c=32 (our default)",
+         paired(f"wxa-httpx-naive@naive{big_n}", "raw-httpx@32"), "(same c)"),
     ]
     rows += [
         (f"wxa-httpx naive gather {n} / raw-httpx naive gather {n}",
@@ -531,6 +531,8 @@ def ratios(
         for n in sorted({small, big_n})
     ]
     rows += [
+        ("wxa-aiohttp / raw-aiohttp, c=32 (our default)",
+         paired("wxa-aiohttp@32", "raw-aiohttp@32"), ">= 0.9"),
         ("wxa-aiohttp / raw-aiohttp, c=64",
          paired("wxa-aiohttp@64", "raw-aiohttp@64"), ">= 0.9"),
         ("wxa-aiohttp / raw-aiohttp, best c of each",

@@ -19,9 +19,11 @@ __all__ = ["AiohttpTransport"]
 
 # aiohttp's connector does O(1) work per request whatever the queue length, so the gate
 # only has to keep enough calls in flight to fill both cores. Measured on 2 cores against
-# a loopback server (benchmarks/bench.py): throughput is flat from 32 to 256 in flight and
-# p99 latency grows with the queue, so 64 is full speed with a short queue.
-_DEFAULT_CONCURRENCY = 64
+# a loopback server (benchmarks/bench.py, medians of 4 rounds): about 7,300 / 8,900 /
+# 9,800 / 8,100 calls/s at 8 / 16 / 32 / 64 in flight, with rounds spreading +-20 %.
+# 32 is at the top of that curve; against WeChat's real round trips (tens of ms) it
+# still allows about 1,000 calls/s. Raise max_concurrency where more measurably helps.
+_DEFAULT_CONCURRENCY = 32
 _URL_CACHE_SIZE = 256
 
 
