@@ -16,6 +16,7 @@ from _support_core import (
     SEED_PAGE,
     TOKEN,
     LoopbackServer,
+    RawRequest,
     SleepRecorder,
     free_port,
     hang,
@@ -194,3 +195,46 @@ async def test_a_callers_httpx_client_is_left_open_for_the_caller(
         await transport.aclose()
         assert not own.is_closed  # nor the transport's: the httpx client is the caller's
     assert await server.wait_all_closed() == 0
+
+
+async def test_lanes_one_connection_each_kept_warm_and_shared_fairly(
+    server: LoopbackServer,
+) -> None:
+    in_flight = peak = 0
+    answer = serve_json(SEED_PAGE)
+
+    async def slow(writer: asyncio.StreamWriter, request: RawRequest) -> bool:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.03)
+        in_flight -= 1
+        return await answer(writer, request)
+
+    server.routes["/wxa/get_page"] = slow
+    transport = HttpxTransport(max_connections=4)
+    assert transport.default_concurrency == 4
+    tokens = StaticTokenProvider({APPID: TOKEN})
+    try:
+        async with WxaClient(tokens, server.url, transport) as client:
+            app = client.app(APPID)
+            for _ in range(5):
+                await app.get_page()
+            assert server.connections == 1  # one call at a time reuses one warm lane
+            for _ in range(3):
+                results = await asyncio.gather(*(app.get_page() for _ in range(4)))
+                assert all(r.page_list == SEED_PAGE["page_list"] for r in results)
+            assert peak == 4 and server.connections == 4  # a connection per lane, kept
+        # A caller letting more through than there are lanes: the extra calls queue on
+        # the lanes, never on new connections, and all complete.
+        async with WxaClient(tokens, server.url, transport, max_concurrency=10) as client:
+            app = client.app(APPID)
+            async with asyncio.timeout(10):
+                results = await asyncio.gather(*(app.get_page() for _ in range(20)))
+            assert len(results) == 20
+        assert peak == 4 and server.connections == 4
+    finally:
+        await transport.aclose()
+    assert await server.wait_all_closed() == 0
+    with pytest.raises(ValueError):
+        HttpxTransport(max_connections=0)
