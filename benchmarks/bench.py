@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -41,7 +42,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ class Job:
     calls: int
     concurrency: int | None  # None: gather every call at once
     size: int = 0  # bytes per download, for the to_file contenders
+    offset: int = 0  # pipeline jobs: the emulator's apps this job starts after
 
 
 @dataclass
@@ -203,7 +205,9 @@ async def raw_httpx(job: Job, harness: Harness) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _wxa(job: Job, transport_name: str) -> AsyncIterator[Any]:
+async def _wxa(
+    job: Job, transport_name: str, tokens: dict[str, str] | None = None
+) -> AsyncIterator[Any]:
     """A WxaClient on one transport: defaults when naive, else ``c`` everywhere."""
     from wxa_async import AiohttpTransport, HttpxTransport, StaticTokenProvider, WxaClient
 
@@ -211,7 +215,7 @@ async def _wxa(job: Job, transport_name: str) -> AsyncIterator[Any]:
     transport = kind() if job.concurrency is None else kind(max_connections=job.concurrency)
     try:
         async with WxaClient(
-            StaticTokenProvider({APPID: TOKEN}), job.base_url, transport=transport,
+            StaticTokenProvider(tokens or {APPID: TOKEN}), job.base_url, transport=transport,
             max_concurrency=job.concurrency,
         ) as client:
             yield client
@@ -305,6 +309,41 @@ async def wxa_file(job: Job, harness: Harness, transport_name: str) -> None:
         await _download_loop(job, harness, lambda dest: app.get_qrcode.to_file(dest))
 
 
+# -- a release pipeline against the emulator's HTTP mode, in its own process ---------------
+
+
+async def wxa_pipeline(job: Job, harness: Harness, transport_name: str) -> None:
+    """One "call" is a whole release of one mini program: commit, get_page, submit_audit,
+    get_audit_status (audits pass at once: ``--audit-delay 0``) and release. Every call
+    takes a fresh app, so no app's audit quota or state carries over between calls."""
+    import httpx
+
+    from wxa_async import AuditItem
+
+    warmup = min(job.concurrency or NAIVE_POOL, job.calls)
+    appids = [f"wxemu{job.offset + n:010d}" for n in range(1, warmup + job.calls + 1)]
+    async with httpx.AsyncClient(base_url=job.base_url, trust_env=False) as admin:
+        answers = await asyncio.gather(*(
+            admin.post("/_emulator/tokens", json={"appid": appid}) for appid in appids))
+    tokens = {a: r.json()["access_token"] for a, r in zip(appids, answers, strict=True)}
+    queue = iter(appids)
+
+    async with _wxa(job, transport_name, tokens) as client:
+
+        async def release_one() -> None:
+            app = client.app(next(queue))
+            await app.commit(template_id=1, ext_json={}, user_version="v1", user_desc="bench")
+            page = (await app.get_page()).page_list[0]
+            item = AuditItem(address=page, tag="工具", first_class="工具",
+                             second_class="备忘录", first_id=1, second_id=2, title="首页")
+            auditid = (await app.submit_audit(item_list=[item])).auditid
+            if (await app.get_audit_status(auditid=auditid)).status != 0:
+                raise RuntimeError("the audit did not pass")
+            await app.release()
+
+        await harness.drive(release_one)
+
+
 # -- token cold start through the component token provider ---------------------------------
 
 
@@ -358,6 +397,8 @@ CONTENDERS: dict[str, Callable[[Job, Harness], Any]] = {
     "file-wxa-aiohttp": lambda job, h: wxa_file(job, h, "aiohttp"),
     "file-wxa-httpx": lambda job, h: wxa_file(job, h, "httpx"),
     "token-cold-start": token_cold_start,
+    "pipeline-wxa-aiohttp": lambda job, h: wxa_pipeline(job, h, "aiohttp"),
+    "pipeline-wxa-httpx": lambda job, h: wxa_pipeline(job, h, "httpx"),
 }
 
 
@@ -393,6 +434,26 @@ def canned_server() -> Iterator[str]:
         proc.wait(10)
 
 
+@contextlib.contextmanager
+def emulator_server(apps: int) -> Iterator[str]:
+    """The emulator's HTTP mode (uvicorn) in a subprocess, with ``apps`` mini programs
+    authorized and audits passing at once."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wxa_async.emulator", "--port", "0", "--apps", str(apps),
+         "--audit-delay", "0", "--seed", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        yield line.split("listening on", 1)[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def run_job(job: Job) -> Measurement:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", json.dumps(asdict(job))],
@@ -411,14 +472,15 @@ class Plan:
     rounds: int
     file_sizes: list[int]
     downloads: int
+    pipeline_apps: int  # releases per pipeline measurement
     cold_apps: int = 500
 
 
-FULL = Plan([4, 16, 32, 64, 256], 8000, [1000, 10000], 5, [16_000_000, 128_000_000], 8)
-QUICK = Plan([4, 16, 32, 64], 2000, [1000], 1, [8_000_000, 32_000_000], 4)
+FULL = Plan([4, 16, 32, 64, 256], 8000, [1000, 10000], 5, [16_000_000, 128_000_000], 8, 400)
+QUICK = Plan([4, 16, 32, 64], 2000, [1000], 1, [8_000_000, 32_000_000], 4, 100)
 
 
-def schedule(plan: Plan, base_url: str) -> list[Job]:
+def schedule(plan: Plan, base_url: str, emulator_url: str) -> list[Job]:
     """One round: every contender once per level. Rounds repeat it, so A B ... A B."""
     jobs: list[Job] = []
     slow = plan.calls // 4
@@ -434,6 +496,8 @@ def schedule(plan: Plan, base_url: str) -> list[Job]:
     for size in plan.file_sizes:
         for name in ("file-raw-aiohttp", "file-wxa-aiohttp", "file-raw-httpx", "file-wxa-httpx"):
             jobs.append(Job(name, base_url, plan.downloads, 1, size))
+    for name in ("pipeline-wxa-aiohttp", "pipeline-wxa-httpx"):
+        jobs.append(Job(name, emulator_url, plan.pipeline_apps, None))
     return jobs
 
 
@@ -468,13 +532,18 @@ def _key(m: Measurement) -> str:
 
 def run_all(plan: Plan) -> dict[str, Any]:
     runs: dict[str, list[Measurement]] = {}
-    with canned_server() as base_url:
-        jobs = schedule(plan, base_url)
+    # Every pipeline job releases apps of its own: warm-up and measured ones, each round.
+    per_job = NAIVE_POOL + plan.pipeline_apps
+    with canned_server() as base_url, emulator_server(per_job * 2 * plan.rounds) as emu_url:
+        jobs = schedule(plan, base_url, emu_url)
+        used = itertools.count(0, per_job)
         total = len(jobs) * plan.rounds
         for r in range(plan.rounds):
             # A B C ... C B A: no contender always runs first or last in a round, so
             # a drift over the run (or a warming server) cannot favour one of them.
             for i, job in enumerate(jobs if r % 2 == 0 else jobs[::-1], 1):
+                if job.contender.startswith("pipeline-"):
+                    job = replace(job, offset=next(used))
                 m = run_job(job)
                 runs.setdefault(_key(m), []).append(m)
                 print(
@@ -561,6 +630,12 @@ def markdown(report: dict[str, Any]) -> str:
         flag = " (DNF)" if m["dnf"] else ""
         lines.append(f"| {key} | {m['throughput']:,.0f}{flag} | {_ms(m['p50_ms'])} | "
                      f"{_ms(m['p99_ms'])} | {m['peak_rss_mb']:.0f} |")
+    lines += ["", "Release pipeline (commit, get_page, submit_audit, get_audit_status, release) "
+              "against the emulator's HTTP mode in a subprocess, all apps gathered at once: "
+              + ", ".join(f"{m['contender'].removeprefix('pipeline-')} "
+                          f"{m['throughput']:,.0f} releases/s ({m['calls']} apps)"
+                          for m in report["results"].values()
+                          if m["contender"].startswith("pipeline-")) + "."]
     cold = report["token_cold_start"]
     lines += ["", f"Token cold start, {cold['apps']} apps through ComponentTokenProvider: "
               f"{cold['cold_s']:.2f} s cold, {cold['warm_s']:.2f} s warm; refresh calls "
@@ -576,7 +651,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     lines: dict[str, list[tuple[int, float]]] = {}
     for m in report["results"].values():
-        if m["contender"].startswith("file-"):
+        if m["contender"].startswith(("file-", "pipeline-")):
             continue
         x = m["concurrency"] or m["extra"]["gathered"]
         lines.setdefault(m["contender"], []).append((x, m["throughput"]))
