@@ -609,6 +609,8 @@ def ratios(
          paired("wxa-aiohttp@64", "raw-aiohttp@64"), ">= 0.9"),
         ("wxa-aiohttp / raw-aiohttp, best c of each",
          ratio(best("wxa-aiohttp"), best("raw-aiohttp")), ">= 0.9"),
+        (f"wxa-aiohttp naive gather {big_n} (its defaults) / wechatpy with 64 threads",
+         paired(f"wxa-aiohttp-naive@naive{big_n}", "wechatpy-threads@64"), ">= 8"),
         ("wxa-aiohttp c=64 / wechatpy with 64 threads",
          paired("wxa-aiohttp@64", "wechatpy-threads@64"), ">= 8"),
         ("wxa-aiohttp best c / wechatpy best thread count",
@@ -675,10 +677,19 @@ def plot(report: dict[str, Any], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    parser.add_argument("--report", action="store_true",
+                        help="no run: recompute ratios, tables and plot from results.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(asdict(work(Job(**json.loads(args.worker))))))
+        return
+    if args.report:
+        report = json.loads((RESULTS / "results.json").read_text())
+        report["ratios"] = ratios(report["results"], Plan(**report["meta"]["plan"]))
+        (RESULTS / "results.json").write_text(json.dumps(report, indent=2))
+        plot(report, RESULTS / "throughput.png")
+        print(markdown(report))
         return
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
