@@ -685,6 +685,8 @@ def main() -> None:
         print(json.dumps(asdict(work(Job(**json.loads(args.worker))))))
         return
     if args.report:
+        if not (RESULTS / "results.json").exists():
+            parser.error(f"no {RESULTS / 'results.json'} yet: run the benchmark first")
         report = json.loads((RESULTS / "results.json").read_text())
         report["ratios"] = ratios(report["results"], Plan(**report["meta"]["plan"]))
         (RESULTS / "results.json").write_text(json.dumps(report, indent=2))
