@@ -8,7 +8,6 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from math import inf
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -324,8 +323,11 @@ class WxaClient:
             _JSON_HEADERS if content is not None else _NO_HEADERS, self._wire_timeout,
         )
         limit = self._first_limit
+        timeout = self._timeout
         async with shared.gate:
-            deadline = None if limit is None else shared.deadlines.start(limit)
+            deadline = None if limit is None else shared.deadlines.start(
+                limit, cap=timeout.total, gap=None if sink is None else timeout.read
+            )
             try:
                 response = await shared.transport.send(request)
                 try:
@@ -354,10 +356,9 @@ class WxaClient:
 
     def _overrun(self, deadline: Deadline, limit: float | None) -> str:
         """Which limit a timed-out attempt ran into, for the error message."""
-        timeout = self._timeout
-        if deadline.extended and deadline.at < deadline.started + (timeout.total or inf):
-            return f"no data for {timeout.read} s"
-        if limit == timeout.total:
+        if deadline.stalled():
+            return f"no data for {deadline.gap} s"
+        if limit == self._timeout.total:
             return f"no complete answer within {limit} s"
         return f"no answer within {limit} s (connect + read)"
 
@@ -416,22 +417,16 @@ class WxaClient:
                 f"{endpoint.name}: expected binary content, got {content_type} without errcode",
                 endpoint=endpoint.name,
             )
+        # The read limit is a gap between chunks: each one moves the attempt's deadline
+        # (one clock read per 64 KiB, where a transport's per-read timer would arm a
+        # loop timer per socket read).
         sink.write(first)
         written = len(first)
-        # The read limit is a gap between chunks: each chunk moves the deadline to
-        # `read` from now, never past the attempt's total. (One clock read per 64 KiB
-        # chunk, where a transport's per-read timer costs a loop timer per socket read.)
-        gap = self._timeout.read
-        if deadline is None or gap is None:
-            async for chunk in chunks:
-                sink.write(chunk)
-                written += len(chunk)
-            return written
-        end = deadline.started + (self._timeout.total or inf)
-        clock = asyncio.get_running_loop().time
-        deadline.extend(min(end, clock() + gap))
+        if deadline is not None:
+            deadline.progress()
         async for chunk in chunks:
             sink.write(chunk)
             written += len(chunk)
-            deadline.extend(min(end, clock() + gap))
+            if deadline is not None:
+                deadline.progress()
         return written

@@ -14,25 +14,38 @@ timeout only when nobody else cancelled the task meanwhile.
 from __future__ import annotations
 
 import asyncio
+from math import inf
 
 __all__ = ["Deadline", "Deadlines"]
 
 
 class Deadline:
-    __slots__ = ("at", "cancelling", "expired", "extended", "started", "task")
+    """When one attempt must be over: ``at``, which the sweep reads. With a ``gap``
+    (a streamed body's read limit), each :meth:`progress` moves ``at`` to ``gap`` from
+    now, never past ``cap`` (the attempt's total)."""
 
-    def __init__(self, task: asyncio.Task[object], started: float, seconds: float) -> None:
+    __slots__ = ("at", "cancelling", "cap", "expired", "extended", "gap", "task")
+
+    def __init__(
+        self, task: asyncio.Task[object], at: float, cap: float, gap: float | None
+    ) -> None:
         self.task = task
-        self.started = started
-        self.at = started + seconds
+        self.at = at
+        self.cap = cap
+        self.gap = gap
         self.cancelling = task.cancelling()
         self.expired = False
         self.extended = False
 
-    def extend(self, at: float) -> None:
-        """Move the deadline (a streamed body made progress); the sweep reads ``at``."""
-        self.at = at
-        self.extended = True
+    def progress(self) -> None:
+        """A chunk of the body arrived: one clock read, no timer."""
+        if self.gap is not None:
+            self.at = min(self.cap, self.task.get_loop().time() + self.gap)
+            self.extended = True
+
+    def stalled(self) -> bool:
+        """Did the gap between chunks, rather than the cap, run out?"""
+        return self.extended and self.at < self.cap
 
     def timed_out(self) -> bool:
         """After a CancelledError: was it ours alone? Then it is a timeout."""
@@ -46,11 +59,16 @@ class Deadlines:
         self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._granularity = 0.5
 
-    def start(self, seconds: float) -> Deadline:
+    def start(
+        self, seconds: float, *, cap: float | None = None, gap: float | None = None
+    ) -> Deadline:
+        """A deadline ``seconds`` from now; ``cap`` and ``gap`` as in :class:`Deadline`
+        (``cap`` in seconds from now too)."""
         task = asyncio.current_task()
         assert task is not None  # only called from coroutines of the client
         loop = task.get_loop()
-        deadline = Deadline(task, loop.time(), seconds)
+        now = loop.time()
+        deadline = Deadline(task, now + seconds, now + (cap or inf), gap)
         self._active[deadline] = None
         granularity = min(0.5, seconds / 20)
         # Re-arm for a finer limit, and when the timer belongs to a loop that has ended

@@ -112,7 +112,9 @@ class _LaneBody(httpx.AsyncByteStream):
             self._interrupted = True
             raise
         finally:
-            await lanes.give(self._lane, spoiled=self._interrupted)
+            # The common case stays synchronous: a coroutine only to close a lane.
+            if lanes.release(self._lane, spoiled=self._interrupted):
+                await lanes.retire(self._lane)
 
 
 class _Lanes(httpx.AsyncBaseTransport):
@@ -142,34 +144,37 @@ class _Lanes(httpx.AsyncBaseTransport):
         lane.in_flight += 1
         return lane
 
-    async def give(self, lane: _Lane, *, spoiled: bool) -> None:
+    async def retire(self, lane: _Lane) -> None:
+        # Closed in a task of its own, awaited here: should the caller be cancelled
+        # again meanwhile, the close still finishes (and aclose waits for it).
+        closing = asyncio.ensure_future(lane.pool.aclose())
+        self._retiring.add(closing)
+        closing.add_done_callback(self._retiring.discard)
+        await asyncio.shield(closing)
+
+    def release(self, lane: _Lane, *, spoiled: bool) -> bool:
+        """Hand ``lane`` back; True when it is spoiled and done, to be closed."""
         lane.in_flight -= 1
         if spoiled and not lane.spoiled:
             lane.spoiled = True
             fresh = self._lanes[self._lanes.index(lane)] = _Lane(self._context)
             self._idle.append(fresh)
             self._draining.add(lane)
+        if lane.in_flight:
+            return False
         if not lane.spoiled:
-            if lane.in_flight == 0:
-                self._idle.append(lane)
-        elif lane.in_flight == 0:
-            self._draining.discard(lane)
-            # Closed in a task of its own, awaited here: should the caller be
-            # cancelled again meanwhile, the close still finishes (and aclose waits).
-            closing = asyncio.ensure_future(lane.pool.aclose())
-            self._retiring.add(closing)
-            closing.add_done_callback(self._retiring.discard)
-            await asyncio.shield(closing)
+            self._idle.append(lane)
+            return False
+        self._draining.discard(lane)
+        return True
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         lane = self._take()
         try:
             response = await lane.pool.handle_async_request(request)
-        except _INTERRUPTED:
-            await self.give(lane, spoiled=True)
-            raise
-        except BaseException:
-            await self.give(lane, spoiled=False)
+        except BaseException as exc:
+            if self.release(lane, spoiled=isinstance(exc, _INTERRUPTED)):
+                await self.retire(lane)
             raise
         stream = response.stream
         assert isinstance(stream, httpx.AsyncByteStream)
