@@ -353,7 +353,7 @@ async def wxa_pipeline(job: Job, harness: Harness, transport_name: str) -> None:
 async def token_cold_start(job: Job, harness: Harness) -> dict[str, Any]:
     """500 apps, no token cached: every first call refreshes; then the warm pass."""
     from wxa_async import AiohttpTransport, WxaClient
-    from wxa_async._component import ComponentTokenProvider
+    from wxa_async.tokens import ComponentTokenProvider
 
     appids = [f"wxcold{i:011d}" for i in range(job.calls)]
     refreshes: dict[str, int] = {"api_component_token": 0, "api_authorizer_token": 0}
@@ -442,7 +442,7 @@ def emulator_server(apps: int) -> Iterator[str]:
     """The emulator's HTTP mode (uvicorn) in a subprocess, with ``apps`` mini programs
     authorized and audits passing at once."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wxa_async.emulator", "--port", "0", "--apps", str(apps),
+        [sys.executable, "-m", "wxa_async.testing.emulator", "--port", "0", "--apps", str(apps),
          "--audit-delay", "0", "--seed", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
@@ -713,7 +713,7 @@ def main() -> None:
 def soak(plan: Plan) -> dict[str, Any]:
     """The reliability soak's figures (the emulator's HTTP mode with ~5 % faults and
     token expiry mid-run), run in this process after the throughput runs."""
-    from wxa_async._soak import run_soak
+    from tests.support.soak import run_soak
 
     calls = 2_000 if plan is QUICK else 10_000
     out: dict[str, Any] = {}

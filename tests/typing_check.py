@@ -10,12 +10,11 @@ from __future__ import annotations
 import io
 from typing import assert_type
 
-from wxa_async import (
+from wxa_async import StaticTokenProvider, WxaClient
+from wxa_async.models import (
     LatestAuditStatusResponse,
     PageListResponse,
-    StaticTokenProvider,
     SubmitAuditResponse,
-    WxaClient,
     WxaResponse,
 )
 

@@ -15,8 +15,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
-from ._errors import WxaDecodeError
-from ._models import WxaRequest, WxaResponse
+from .errors import WxaDecodeError
+from .models import WxaRequest, WxaResponse
 
 __all__ = ["decode_response", "dumps", "encode_request"]
 

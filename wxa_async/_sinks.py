@@ -60,7 +60,7 @@ class PathSink(Sink):
                 prefix=f".{os.path.basename(self._dest)}.", suffix=".part", dir=directory
             )
         except OSError as exc:
-            from ._errors import WxaError
+            from .errors import WxaError
 
             raise WxaError(f"cannot write beside {self._dest!r}: {exc.strerror}") from None
         # mkstemp makes the file 0600; the finished file gets the usual umask mode.
@@ -112,7 +112,7 @@ def open_sink(dest: str | os.PathLike[str] | IO[bytes]) -> Sink:
     if isinstance(dest, str | os.PathLike):
         return PathSink(dest)
     if not callable(getattr(dest, "write", None)):
-        from ._errors import WxaValidationError
+        from .errors import WxaValidationError
 
         raise WxaValidationError(
             f"dest: must be a path or a writable binary file, got {type(dest).__name__}"
