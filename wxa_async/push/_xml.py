@@ -4,9 +4,12 @@ WeChat's push bodies are tiny, flat ``<xml>`` documents, so anything else is ref
 early: bodies over a size limit (checked before a byte is parsed), any ``<!DOCTYPE``
 (which is where entity expansion, "billion laughs" and external entities live; the
 parse stops at the very start of the declaration, before a single entity is
-declared), deep nesting and malformed XML. Every refusal is a :class:`WxaXmlError`,
-which is a :class:`~wxa_async.WxaSignatureError`, so a callback endpoint can answer
-every hostile body the same way.
+declared), deep nesting, too many elements and malformed XML. Depth and element count
+are checked by expat's start-element handler as the parse goes, so a hostile body is
+abandoned at the first element past a limit instead of being built into a tree first.
+Every refusal is a :class:`WxaXmlError`, which is a
+:class:`~wxa_async.WxaSignatureError`, so a callback endpoint can answer every hostile
+body the same way.
 """
 
 from __future__ import annotations
@@ -16,41 +19,86 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 from xml.parsers import expat
 
-import xmltodict
-
 from ..errors import WxaBodyTooLargeError, WxaValidationError, WxaXmlError
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "MAX_DEPTH",
+    "MAX_ELEMENTS",
     "parse_xml",
     "render_event_xml",
     "to_xml",
 ]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20  # 1 MiB; a real push is well under 4 KiB
-_MAX_DEPTH = 32  # events are two levels deep; the cap bounds hostile nesting
+MAX_DEPTH = 32  # events are two levels deep; the cap bounds hostile nesting
+MAX_ELEMENTS = 4096  # events have tens of elements; the cap bounds per-element work
 _TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 
 
-class _RefusedDtd(Exception):
-    """Raised from inside expat to abort the parse at a DOCTYPE."""
+class _Refused(Exception):
+    """Raised from inside expat's handlers to abort the parse at once."""
+
+    def __init__(self, error: WxaXmlError) -> None:
+        super().__init__()
+        self.error = error
 
 
 def _refuse_dtd(*_args: object) -> NoReturn:
-    raise _RefusedDtd
+    raise _Refused(WxaXmlError("XML with a DOCTYPE or entity declaration is refused"))
 
 
-class _GuardedExpat:
-    """Stands in for the ``expat`` module in :func:`xmltodict.parse`, so every parser it
-    creates aborts at a DOCTYPE and never resolves an external entity."""
+class _TreeBuilder:
+    """Builds ``{tag: value}`` as the parse goes, refusing at the first element that
+    nests deeper than :data:`MAX_DEPTH` or passes :data:`MAX_ELEMENTS`.
 
-    @staticmethod
-    def ParserCreate(*args: Any, **kwargs: Any) -> Any:  # expat's name
-        parser = expat.ParserCreate(*args, **kwargs)
-        parser.StartDoctypeDeclHandler = _refuse_dtd
-        parser.EntityDeclHandler = _refuse_dtd  # xmltodict overrides; same effect
-        parser.ExternalEntityRefHandler = _refuse_dtd
-        return parser
+    A value is the element's text (``str``), ``None`` when it is empty, a ``dict`` of
+    its children (text beside children kept as ``"#text"``, dropped when only
+    whitespace) and a ``list`` when a tag repeats.
+    """
+
+    __slots__ = ("count", "stack")
+
+    def __init__(self) -> None:
+        # One frame per open element: its name, children (None until the first) and text.
+        self.stack: list[tuple[str, dict[str, Any] | None, list[str]]] = [("", None, [])]
+        self.count = 0
+
+    def start(self, name: str, _attributes: object) -> None:
+        self.count += 1
+        if self.count > MAX_ELEMENTS:
+            raise _Refused(WxaXmlError(f"XML has more than {MAX_ELEMENTS} elements"))
+        if len(self.stack) > MAX_DEPTH:
+            raise _Refused(WxaXmlError(f"XML nests deeper than {MAX_DEPTH} levels"))
+        self.stack.append((name, None, []))
+
+    def text(self, data: str) -> None:
+        self.stack[-1][2].append(data)
+
+    def end(self, _name: str) -> None:
+        name, children, texts = self.stack.pop()
+        text = "".join(texts) if texts else None
+        value: Any
+        if children is None:
+            value = text
+        else:
+            if text is not None and text.strip():
+                _add(children, "#text", text)
+            value = children
+        parent_name, parent_children, parent_texts = self.stack[-1]
+        if parent_children is None:
+            parent_children = {}
+            self.stack[-1] = (parent_name, parent_children, parent_texts)
+        _add(parent_children, name, value)
+
+
+def _add(children: dict[str, Any], name: str, value: Any) -> None:
+    if name not in children:
+        children[name] = value
+    elif isinstance(children[name], list):
+        children[name].append(value)
+    else:
+        children[name] = [children[name], value]
 
 
 def _as_bytes(data: str | bytes | bytearray | memoryview, max_bytes: int) -> bytes:
@@ -72,21 +120,17 @@ def _as_bytes(data: str | bytes | bytearray | memoryview, max_bytes: int) -> byt
     return raw
 
 
-def _clean(root: dict[str, Any]) -> None:
-    """Drop whitespace-only ``#text`` left by indentation, and bound the depth; walked
-    with an explicit stack so hostile nesting cannot exhaust Python's recursion."""
-    stack: list[tuple[Any, int]] = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > _MAX_DEPTH:
-            raise WxaXmlError(f"XML nests deeper than {_MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            text = node.get("#text")
-            if isinstance(text, str) and not text.strip():
-                del node["#text"]
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth) for child in node)
+def _parser(builder: _TreeBuilder) -> Any:
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = _refuse_dtd
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.text
+    parser.buffer_text = True  # text arrives in few large pieces, not one per line
+    return parser
 
 
 def parse_xml(
@@ -96,32 +140,30 @@ def parse_xml(
 
     Values are ``str`` (CDATA or text, exactly as sent), ``None`` for an empty element,
     a ``dict`` for a nested element and a ``list`` for a repeated tag. Attributes are
-    ignored (WeChat sends none). Raises :class:`WxaXmlError` for anything refused.
+    ignored (WeChat sends none). Raises :class:`WxaXmlError` for anything refused:
+    over ``max_bytes`` (:class:`WxaBodyTooLargeError`, before parsing), a DOCTYPE,
+    nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_ELEMENTS` elements
+    (both as soon as the parse reaches the offending element), or malformed XML.
     """
     raw = _as_bytes(data, max_bytes)
+    builder = _TreeBuilder()
     try:
-        doc = xmltodict.parse(
-            raw,
-            expat=_GuardedExpat,
-            xml_attribs=False,
-            strip_whitespace=False,
-            disable_entities=True,
-        )
-    except _RefusedDtd:
-        raise WxaXmlError("XML with a DOCTYPE or entity declaration is refused") from None
+        _parser(builder).Parse(raw, True)
+    except _Refused as refused:
+        raise refused.error from None
     except expat.ExpatError as exc:
         # ExpatError text is a reason plus a position, never the document itself.
         raise WxaXmlError(f"malformed XML: {exc}") from None
     except (ValueError, TypeError, UnicodeError, RecursionError):
         raise WxaXmlError("malformed XML") from None
-    if not isinstance(doc, dict) or len(doc) != 1:
+    doc = builder.stack[0][1]
+    if doc is None or len(doc) != 1:
         raise WxaXmlError("XML has no single root element")
     (body,) = doc.values()
     if body is None or (isinstance(body, str) and not body.strip()):
         return {}
     if not isinstance(body, dict):
         raise WxaXmlError("the root element has no child elements")
-    _clean(body)
     return body
 
 
