@@ -16,6 +16,7 @@ __all__ = [
     "WxaError",
     "WxaQuotaError",
     "WxaSignatureError",
+    "WxaStalePushError",
     "WxaSystemBusyError",
     "WxaTimeoutError",
     "WxaTokenError",
@@ -46,6 +47,11 @@ class WxaXmlError(WxaSignatureError):
 
 class WxaBodyTooLargeError(WxaXmlError):
     """The body is over the size limit; it was refused before parsing."""
+
+
+class WxaStalePushError(WxaSignatureError):
+    """The push's timestamp is further from now than the callback's replay window:
+    a replayed or badly delayed push, refused before it is decrypted."""
 
 
 class WxaTransportError(WxaError):

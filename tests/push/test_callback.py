@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
@@ -56,7 +57,9 @@ def crypto() -> MessageCrypto:
 
 
 def push(crypto: MessageCrypto, xml: str) -> tuple[bytes, dict[str, str]]:
-    body, query = crypto.build_push(xml, to_user_name="gh_x", timestamp=1700000000, nonce="abc")
+    body, query = crypto.build_push(
+        xml, to_user_name="gh_x", timestamp=int(time.time()), nonce="abc"
+    )
     return body.encode(), query
 
 

@@ -1,7 +1,13 @@
 """Pushed messages: decryption and signatures, hostile-input-safe XML, typed events,
 and the callback endpoint that ties them together."""
 
-from ._callback import CallbackHandler, EventCallback, callback_asgi_app
+from ._callback import (
+    DEFAULT_APPID_PATTERN,
+    CallbackHandler,
+    EventCallback,
+    SeenPushStore,
+    callback_asgi_app,
+)
 from ._crypto import MessageCrypto
 from ._events import (
     AuditDelayEvent,
@@ -18,6 +24,7 @@ from ._events import (
 from ._xml import parse_xml, to_xml
 
 __all__ = [
+    "DEFAULT_APPID_PATTERN",
     "AuditDelayEvent",
     "AuditFailEvent",
     "AuditSuccessEvent",
@@ -28,6 +35,7 @@ __all__ = [
     "EventCallback",
     "GenericEvent",
     "MessageCrypto",
+    "SeenPushStore",
     "UnauthorizedEvent",
     "UpdateAuthorizedEvent",
     "callback_asgi_app",

@@ -18,6 +18,14 @@ from attrs import AttrsInstance
 from ..errors import WxaXmlError
 from ._xml import DEFAULT_MAX_BODY_BYTES, parse_xml
 
+# The authorizer's appid from the callback URL (WeChat fills ``$APPID$`` in the
+# message-and-event URL); set by the callback handler, never read from the XML.
+_FROM_URL = {"from_url": True}
+
+
+def _url_appid() -> Any:
+    return attrs.field(default=None, metadata=_FROM_URL)
+
 __all__ = [
     "AuditDelayEvent",
     "AuditFailEvent",
@@ -34,12 +42,16 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class AuditSuccessEvent:
-    """``weapp_audit_success``: the submitted version passed audit."""
+    """``weapp_audit_success``: the submitted version passed audit.
+
+    ``to_user_name`` is the mini program's original id (``gh_...``), not its appid;
+    ``authorizer_appid`` is the appid from the callback URL (None without one)."""
 
     to_user_name: str
     from_user_name: str
     create_time: int
     succ_time: int
+    authorizer_appid: str | None = _url_appid()
 
 
 @attrs.frozen(kw_only=True)
@@ -53,17 +65,20 @@ class AuditFailEvent:
     reason: str
     fail_time: int
     screen_shot: tuple[str, ...] = ()
+    authorizer_appid: str | None = _url_appid()
 
 
 @attrs.frozen(kw_only=True)
 class AuditDelayEvent:
-    """``weapp_audit_delay``: the audit takes longer than usual."""
+    """``weapp_audit_delay``: the audit takes longer than usual. It is not the outcome:
+    a ``weapp_audit_success`` or ``weapp_audit_fail`` push follows when the audit ends."""
 
     to_user_name: str
     from_user_name: str
     create_time: int
     reason: str
     delay_time: int
+    authorizer_appid: str | None = _url_appid()
 
 
 @attrs.frozen(kw_only=True)
@@ -74,6 +89,7 @@ class ComponentVerifyTicketEvent:
     app_id: str
     create_time: int
     component_verify_ticket: str = attrs.field(repr=False)
+    authorizer_appid: str | None = _url_appid()
 
 
 @attrs.frozen(kw_only=True)
@@ -124,6 +140,7 @@ class GenericEvent:
     event: str | None
     info_type: str | None
     fields: Mapping[str, Any] = attrs.field(repr=_field_names, hash=False)
+    authorizer_appid: str | None = _url_appid()
 
 
 Event: TypeAlias = (
@@ -200,6 +217,8 @@ def _build(cls: type[_Known], f: _Fields) -> _Known:
     # a tuple is a "|"-separated list, a field with a default may be absent.
     values: dict[str, Any] = {}
     for field in attrs.fields(cls):
+        if field.metadata.get("from_url"):
+            continue
         tag = _tag(field.name)
         if field.type is int:
             values[field.name] = f.time(tag)

@@ -32,7 +32,7 @@ from ..errors import (
     raise_for_errcode,
 )
 from ..transports._base import HttpRequest, Timeout, Transport
-from ._stores import MemoryTokenStore, TokenStore
+from ._stores import MemoryTokenStore, TokenStore, set_if_newer
 
 __all__ = ["ComponentTokenProvider"]
 
@@ -180,11 +180,18 @@ class ComponentTokenProvider:
 
     # -- what the platform pushes and what must persist ----------------------------
 
-    async def set_verify_ticket(self, ticket: str) -> None:
-        """Store the newest ``component_verify_ticket`` (pushed every 10 minutes)."""
+    async def set_verify_ticket(self, ticket: str, *, create_time: int | None = None) -> bool:
+        """Store the newest ``component_verify_ticket`` (pushed every 10 minutes).
+
+        Give the push's ``create_time`` (``event.create_time``): a ticket older than the
+        one stored with its time is then ignored, since pushes arrive late and twice.
+        Tells whether the ticket was stored."""
         if not isinstance(ticket, str) or not ticket:
             raise WxaValidationError("component_verify_ticket must be a non-empty string")
-        await self._ticket_store.set(self._ticket_key, ticket, None)
+        if create_time is None:
+            await self._ticket_store.set(self._ticket_key, ticket, None)
+            return True
+        return await set_if_newer(self._ticket_store, self._ticket_key, ticket, create_time)
 
     async def set_refresh_token(self, appid: str, token: str) -> None:
         """Store the refresh token of a newly authorized (or re-authorized) ``appid``."""

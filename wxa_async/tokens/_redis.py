@@ -29,6 +29,17 @@ end
 return 0
 """
 
+# The value and its version are written together, and only over an older version.
+_SET_IF_NEWER = """
+local known = redis.call('GET', KEYS[2])
+if known and tonumber(known) >= tonumber(ARGV[2]) then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+
 
 def _safe_url(url: str) -> str:
     """The URL without user name or password, for repr."""
@@ -50,9 +61,12 @@ class RedisTokenStore:
     once. ``prefix`` is put before every key, to share one database.
 
     Values with a ttl are written with ``SET ... PX``; values without one (refresh
-    tokens, the verify ticket) persist. A lock is ``SET lock:<key> <random owner> NX PX``
-    and is released only by its owner, so a lock that expired and was taken by another
-    process is never released by the slow first holder.
+    tokens, the verify ticket) persist. :meth:`add_if_absent` is ``SET ... NX PX``, so
+    callback processes sharing the store agree on which pushes they have seen;
+    :meth:`set_if_newer` compares and writes in one script. A lock is
+    ``SET lock:<key> <random owner> NX PX`` and is released only by its owner, so a
+    lock that expired and was taken by another process is never released by the slow
+    first holder.
     """
 
     def __init__(
@@ -86,6 +100,7 @@ class RedisTokenStore:
         self._prefix = prefix
         self._poll = lock_poll_interval
         self._delete_if_equal = self._client.register_script(_DELETE_IF_EQUAL)
+        self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
 
     async def _run(self, command: Awaitable[Any]) -> Any:
         """Await a Redis command; an outage reaches callers as a WxaTransportError.
@@ -121,6 +136,22 @@ class RedisTokenStore:
             self._delete_if_equal(keys=[self._prefix + key], args=[value])
         )
         return bool(deleted)
+
+    async def add_if_absent(self, key: str, value: str, ttl: float) -> bool:
+        """Set ``key`` to ``value`` for ``ttl`` seconds unless it exists; tells whether
+        it was set (atomic across every process on this Redis)."""
+        px = max(1, int(ttl * 1000))
+        done = await self._run(self._client.set(self._prefix + key, value, nx=True, px=px))
+        return bool(done)
+
+    async def set_if_newer(self, key: str, value: str, version: float) -> bool:
+        """Store ``value`` only over an older ``version`` (kept under ``<key>:version``);
+        tells whether it stored it."""
+        name = self._prefix + key
+        stored = await self._run(
+            self._set_if_newer(keys=[name, name + ":version"], args=[value, repr(float(version))])
+        )
+        return bool(stored)
 
     def lock(self, key: str, ttl: float) -> AbstractAsyncContextManager[None]:
         return self._lock(f"{self._prefix}lock:{key}", ttl)

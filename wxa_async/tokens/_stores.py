@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Protocol, runtime_checkable
 
-__all__ = ["MemoryTokenStore", "TokenStore"]
+from ..errors import WxaValidationError
+
+__all__ = ["MemoryTokenStore", "TokenStore", "set_if_newer"]
 
 
 @runtime_checkable
@@ -38,21 +40,58 @@ class TokenStore(Protocol):
     def lock(self, key: str, ttl: float) -> AbstractAsyncContextManager[None]: ...
 
 
+def _version_key(key: str) -> str:
+    return key + ":version"
+
+
+async def set_if_newer(store: TokenStore, key: str, value: str, version: float) -> bool:
+    """Store ``value`` under ``key`` only if ``version`` is greater than the version it
+    was last stored with this way (or there is none); tells whether it stored it.
+
+    Uses the store's own atomic ``set_if_newer`` when it has one (both stores here do);
+    for any other :class:`TokenStore` the compare and the write are two steps.
+    """
+    atomic = getattr(store, "set_if_newer", None)
+    if atomic is not None:
+        return bool(await atomic(key, value, version))
+    stored = await store.get(_version_key(key))
+    try:
+        if stored is not None and float(stored) >= version:
+            return False
+    except ValueError:
+        pass  # an unreadable version is no version
+    await store.set(key, value, None)
+    await store.set(_version_key(key), repr(float(version)), None)
+    return True
+
+
 class MemoryTokenStore:
     """A :class:`TokenStore` in this process's memory (the default).
 
     Values are lost when the process ends: give a persistent store (e.g.
     :class:`~wxa_async.RedisTokenStore`) when refresh tokens rotate or several
     processes share the tokens. ``clock`` (seconds, monotonic) is injectable for tests.
+
+    It also serves as a callback's memory of seen pushes (:meth:`add_if_absent`):
+    those entries expire with their ttl and at most ``max_added`` of them are kept,
+    the oldest dropped first, so the memory stays bounded whatever arrives.
     """
 
     # Lock holders are polled at most this often (seconds) so that an expired lock is
     # noticed even when nobody releases it.
     _POLL = 0.05
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, max_added: int = 65536
+    ) -> None:
+        if max_added < 1:
+            raise WxaValidationError("max_added must be at least 1")
         self._clock = clock
         self._values: dict[str, tuple[str, float | None]] = {}
+        self._versions: dict[str, float] = {}
+        # Keys written by add_if_absent, oldest first, with the expiry they were given.
+        self._added: dict[str, float] = {}
+        self._max_added = max_added
         self._locks: dict[str, tuple[object, float]] = {}
         self._released: asyncio.Event | None = None
 
@@ -73,6 +112,41 @@ class MemoryTokenStore:
         if await self.get(key) != value:
             return False
         del self._values[key]
+        return True
+
+    async def add_if_absent(self, key: str, value: str, ttl: float) -> bool:
+        """Set ``key`` to ``value`` for ``ttl`` seconds unless it holds a live value;
+        tells whether it was set. Atomic: nothing else runs between check and write."""
+        now = self._clock()
+        self._sweep(now)
+        if await self.get(key) is not None:
+            return False
+        expires_at = now + ttl
+        self._values[key] = (value, expires_at)
+        self._added.pop(key, None)  # re-inserted at the end: the newest
+        self._added[key] = expires_at
+        return True
+
+    def _sweep(self, now: float) -> None:
+        # Oldest first: drop what expired, and beyond the cap what is oldest. An entry
+        # overwritten since (another expiry) is no longer ours to drop from _values.
+        added = self._added
+        while added:
+            key, expires_at = next(iter(added.items()))
+            if expires_at > now and len(added) < self._max_added:
+                return
+            del added[key]
+            item = self._values.get(key)
+            if item is not None and item[1] == expires_at:
+                del self._values[key]
+
+    async def set_if_newer(self, key: str, value: str, version: float) -> bool:
+        """See :func:`set_if_newer`; atomic here."""
+        known = self._versions.get(key)
+        if known is not None and known >= version:
+            return False
+        self._values[key] = (value, None)
+        self._versions[key] = version
         return True
 
     def lock(self, key: str, ttl: float) -> AbstractAsyncContextManager[None]:

@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -248,7 +249,8 @@ class EmulatorCore:
 
     def on_push(self, target: PushTarget) -> None:
         """Deliver push events to ``target``: an async callable taking a :class:`Push`,
-        or an ``http://`` URL on loopback that gets the POST WeChat would send."""
+        or an ``http://`` URL on loopback that gets the POST WeChat would send
+        (``$APPID$`` in it replaced by the authorizer's appid, as WeChat does)."""
         if isinstance(target, str):
             parts = urlsplit(target)
             if parts.scheme not in ("http", "https") or parts.hostname not in (
@@ -301,7 +303,9 @@ class EmulatorCore:
         if self._crypto is not None:
             nonce = f"{self._rng.getrandbits(40):010x}"
             body, query = self._crypto.build_push(
-                xml, to_user_name=app.original_id, timestamp=self.clock.time(), nonce=nonce
+                # The query's timestamp is when WeChat sends: the wall clock, not the
+                # virtual one, so that a callback's replay window accepts it.
+                xml, to_user_name=app.original_id, timestamp=int(time.time()), nonce=nonce
             )
         push = Push(app.appid, event, xml, body, query, auditid)
         self.pushes.append(push)
@@ -329,8 +333,10 @@ class EmulatorCore:
                                 import httpx
 
                                 client = httpx.AsyncClient(timeout=5.0)
+                            # WeChat puts the authorizer's appid in place of $APPID$.
                             response = await client.post(
-                                target, params=dict(push.query), content=push.body.encode(),
+                                target.replace("$APPID$", push.appid),
+                                params=dict(push.query), content=push.body.encode(),
                                 headers={"Content-Type": "text/xml; charset=utf-8"},
                             )
                             if response.status_code >= 300:
