@@ -90,7 +90,7 @@ class MessageCrypto:
         return self._appid
 
     def __repr__(self) -> str:  # token and key are never shown
-        return f"MessageCrypto(appid={self._appid!r})"
+        return f"MessageCrypto(appid={getattr(self, '_appid', None)!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("MessageCrypto holds secrets and is not picklable")
