@@ -60,7 +60,7 @@ async def test_every_example_runs_and_prints_what_it_says(
         compiled = compile(
             "\n" * (line - 1) + code, str(PAGE), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
         )
-        result = eval(compiled, namespace)  # noqa: S307  (the page's own examples)
+        result = eval(compiled, namespace)  # the page's own examples
         if inspect.iscoroutine(result):
             await result
     printed = capsys.readouterr().out.splitlines()
