@@ -284,28 +284,25 @@ async def test_a_two_day_old_ticket_replay_is_refused_by_the_window() -> None:
     assert reply.status == 400 and seen.events == []
 
 
-async def test_set_verify_ticket_without_a_time_still_replaces() -> None:
-    store = MemoryTokenStore()
-    provider = ComponentTokenProvider(COMPONENT, "secret", store=store)
-    async with provider:
-        assert await provider.set_verify_ticket("ticket@@@b", create_time=2000)
-        assert not await provider.set_verify_ticket("ticket@@@a", create_time=1000)
-        assert await store.get(f"wxa:{COMPONENT}:component_verify_ticket") == "ticket@@@b"
-        assert await provider.set_verify_ticket("ticket@@@manual")
-        assert await store.get(f"wxa:{COMPONENT}:component_verify_ticket") == "ticket@@@manual"
-
-
 class PlainStore(MemoryTokenStore):
     """A TokenStore of someone else's, without the atomic set_if_newer."""
 
     set_if_newer = None  # type: ignore[assignment]
 
 
-async def test_ticket_order_holds_on_a_store_without_set_if_newer() -> None:
-    store = PlainStore()
-    provider = ComponentTokenProvider(COMPONENT, "secret", verify_ticket=store)
-    async with provider:
+@pytest.mark.parametrize("store_kind", [MemoryTokenStore, PlainStore])
+async def test_tickets_stored_with_their_time_replace_only_older_ones(
+    store_kind: type[MemoryTokenStore],
+) -> None:
+    store = store_kind()
+    key = f"wxa:{COMPONENT}:component_verify_ticket"
+    async with ComponentTokenProvider(COMPONENT, "secret", verify_ticket=store) as provider:
         assert await provider.set_verify_ticket("ticket@@@b", create_time=2000)
         assert not await provider.set_verify_ticket("ticket@@@a", create_time=1000)
+        assert not await provider.set_verify_ticket("ticket@@@same", create_time=2000)
+        assert await store.get(key) == "ticket@@@b"
         assert await provider.set_verify_ticket("ticket@@@c", create_time=3000)
-        assert await store.get(f"wxa:{COMPONENT}:component_verify_ticket") == "ticket@@@c"
+        assert await store.get(key) == "ticket@@@c"
+        # Without a time a ticket always replaces the stored one.
+        assert await provider.set_verify_ticket("ticket@@@manual")
+        assert await store.get(key) == "ticket@@@manual"
