@@ -1,13 +1,13 @@
-"""Sessions: tests, lint (ruff), typecheck (mypy --strict), bench, demo.
+"""Sessions: tests, lint (ruff), typecheck (mypy --strict), docs, bench, demo.
 
-`nox` with no arguments runs tests, lint and typecheck: the README's test command.
+`nox` with no arguments runs tests, lint, typecheck and docs: the README's test command.
 """
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 EXTRAS = ".[aiohttp,redis,crypto,emulator,dev]"
@@ -29,6 +29,13 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", EXTRAS)
     session.run("mypy", "--strict")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built strictly (offline: no fonts or scripts fetched)."""
+    session.install("-e", EXTRAS, "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session

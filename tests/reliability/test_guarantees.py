@@ -1,4 +1,4 @@
-"""The written guarantees (README, Reliability) hold: quota errors are surfaced at once
+"""The written guarantees (docs/reliability.md) hold: quota errors are surfaced at once
 and never retried, on both transports against the emulator's real quota logic, and the
 retry table in the document is the endpoint table's."""
 
@@ -18,7 +18,7 @@ from wxa_async.errors import QUOTA_ERRCODES
 from wxa_async.testing import BytesResponse, running_server
 
 TRANSPORTS = ["httpx", "aiohttp"]
-DOC = Path(__file__).resolve().parents[2] / "README.md"  # its Reliability section
+DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 
 
 async def committed_and_submitted(client: WxaClient) -> int:
@@ -91,7 +91,7 @@ def test_every_statement_names_a_test_that_exists() -> None:
     named = set(re.findall(r"`(tests/(?:\w+/)?test_\w+\.py)::(\w+)`", text))
     assert len(named) >= 10
     for path, test in named:
-        source = (DOC.parent / path).read_text()
+        source = (DOC.parents[1] / path).read_text()
         assert re.search(rf"def {test}\b", source), f"{path}::{test} is named but missing"
 
 
