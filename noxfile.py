@@ -10,24 +10,30 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
-EXTRAS = ".[aiohttp,redis,crypto,emulator,dev]"
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+EXTRAS = ".[aiohttp,redis,crypto,emulator,cli,otel]"
+
+
+def _group(name: str) -> list[str]:
+    """A PEP 735 dependency group of pyproject.toml (development tools are no extra)."""
+    return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    session.install("-e", EXTRAS)
+    session.install("-e", EXTRAS, *_group("test"))
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.5")
+    session.install(*_group("lint"))
     session.run("ruff", "check", "wxa_async", "tests", "benchmarks", "noxfile.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", EXTRAS)
+    session.install("-e", EXTRAS, *_group("typecheck"))
     session.run("mypy", "--strict")
 
 
@@ -41,7 +47,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Throughput of wxa_async against raw aiohttp, raw httpx and wechatpy, in one run."""
-    session.install("-e", EXTRAS, "matplotlib", "wechatpy", "psutil")
+    session.install("-e", EXTRAS, *_group("test"), "matplotlib", "wechatpy")
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 

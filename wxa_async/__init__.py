@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._handle import ENDPOINTS, MiniProgram
+from ._version import __version__
 from .bulk import BulkResult, Outcome
 from .client import WxaClient
 from .errors import (
@@ -41,8 +42,6 @@ from .transports import HttpxTransport, Timeout, Transport
 
 if TYPE_CHECKING:
     from .transports import AiohttpTransport
-
-__version__ = "0.2.0"
 
 __all__ = [
     "ENDPOINTS",
