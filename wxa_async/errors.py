@@ -14,6 +14,7 @@ __all__ = [
     "WxaBodyTooLargeError",
     "WxaDecodeError",
     "WxaError",
+    "WxaMissingExtraError",
     "WxaQuotaError",
     "WxaSignatureError",
     "WxaStalePushError",
@@ -34,6 +35,22 @@ class WxaError(Exception):
 
 class WxaValidationError(WxaError, ValueError):
     """An argument breaks one of the service's documented limits; nothing was sent."""
+
+
+class WxaMissingExtraError(WxaError, ImportError):
+    """A feature needs an optional extra that is not installed; the message says what
+    to install (``pip install 'wxa_async[aiohttp]'``). ``extras`` names them."""
+
+    def __init__(self, what: str, *extras: str) -> None:
+        self.what = what
+        self.extras = extras
+        super().__init__(
+            f"{what} needs the {', '.join(map(repr, extras))} "
+            f"extra{'s' if len(extras) > 1 else ''}: pip install 'wxa_async[{','.join(extras)}]'"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.what, *self.extras))
 
 
 class WxaSignatureError(WxaError):
@@ -114,10 +131,7 @@ class WxaApiError(WxaError):
             description if description is not None else describe_errcode(errcode, endpoint)
         )
         where = f"{endpoint}: " if endpoint else ""
-        text = f"{where}errcode {errcode}: {errmsg}"
-        if self.description:
-            text += f" ({self.description})"
-        super().__init__(text)
+        super().__init__(f"{where}errcode {errcode}: {_gloss(errmsg, self.description)}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments need help to survive pickling (multiprocessing, bulk).
@@ -125,6 +139,17 @@ class WxaApiError(WxaError):
             _rebuild_api_error,
             (type(self), self.errcode, self.errmsg, self.endpoint, self.description),
         )
+
+
+def _gloss(errmsg: str, description: str) -> str:
+    """The service's errmsg, then the description (Chinese, English gloss), each said
+    once: an errmsg the description already holds (its gloss) gives way to it."""
+    if not description:
+        return errmsg
+    said = errmsg.strip().casefold()
+    if not said or said in description.casefold():
+        return description
+    return f"{errmsg} — {description}"
 
 
 def _rebuild_api_error(

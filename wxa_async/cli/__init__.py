@@ -1,5 +1,10 @@
-"""The ``wxa-async`` command line (also ``python -m wxa_async``)."""
+"""The ``wxa-async`` command line (also ``python -m wxa_async``), built on Typer.
 
-from ._main import endpoint_table, main
+:func:`main` is the entry point; it needs the ``cli`` extra and says so when it is
+missing. :func:`endpoint_table` (the docs' Markdown table) works on a bare install.
+"""
 
-__all__ = ["endpoint_table", "main"]
+from ._entry import ExitCode, main
+from ._table import endpoint_rows, endpoint_table
+
+__all__ = ["ExitCode", "endpoint_rows", "endpoint_table", "main"]

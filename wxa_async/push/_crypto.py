@@ -18,7 +18,7 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WxaError, WxaSignatureError, WxaValidationError
+from ..errors import WxaMissingExtraError, WxaSignatureError, WxaValidationError
 from ._xml import DEFAULT_MAX_BODY_BYTES, parse_xml, to_xml
 
 if TYPE_CHECKING:
@@ -45,9 +45,7 @@ def _aes_cbc(key: bytes) -> Cipher[modes.CBC]:
     try:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     except ImportError:
-        raise WxaError(
-            "MessageCrypto needs the 'cryptography' package: pip install 'wxa_async[crypto]'"
-        ) from None
+        raise WxaMissingExtraError("MessageCrypto", "crypto") from None
     return Cipher(algorithms.AES(key), modes.CBC(key[:_AES_BLOCK]))
 
 

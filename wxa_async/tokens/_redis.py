@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import WxaError, WxaTransportError
+from ..errors import WxaMissingExtraError, WxaTransportError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -82,9 +82,7 @@ class RedisTokenStore:
             try:
                 import redis.asyncio as redis_asyncio
             except ImportError:
-                raise WxaError(
-                    "RedisTokenStore needs redis-py: pip install 'wxa_async[redis]'"
-                ) from None
+                raise WxaMissingExtraError("RedisTokenStore", "redis") from None
             # A blocking pool makes a burst of cold refreshes wait for a connection;
             # the default pool fails with "Too many connections" instead.
             pool = redis_asyncio.BlockingConnectionPool.from_url(

@@ -26,7 +26,13 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "AiohttpTransport":
-        from ._aiohttp import AiohttpTransport
+        try:
+            from ._aiohttp import AiohttpTransport
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("aiohttp", "yarl", "multidict"):
+                raise
+            from .._extras import missing_extra_class
 
+            return missing_extra_class("AiohttpTransport", "aiohttp")
         return AiohttpTransport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
