@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import logging
 import sys
 from typing import Annotated
 
@@ -91,6 +92,13 @@ def demo(
             raise typer.Exit(ExitCode.FAILED)
 
 
+class LogLevel(enum.StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
 @app.command()
 def endpoints(
     json_: Annotated[
@@ -129,6 +137,9 @@ def emulator(
     json_: Annotated[
         bool, typer.Option("--json", help='Announce the URL as {"url": ...} on one line.')
     ] = False,
+    log_level: Annotated[
+        LogLevel, typer.Option(help="Log level on stderr; injected faults are INFO lines.")
+    ] = LogLevel.info,
 ) -> None:
     """Serve the stateful emulator over HTTP until Ctrl-C or SIGTERM (exit 0).
 
@@ -139,6 +150,8 @@ def emulator(
 
     with reporting():
         require_extra("serving the emulator", "emulator")
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("wxa_async").setLevel(log_level.value.upper())
         from ..testing.emulator._cli import build_emulator
         from ..testing.emulator._http import serve
 

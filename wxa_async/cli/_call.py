@@ -203,7 +203,8 @@ def call(
                      help="Binary endpoints: write the body to this file ('-': stdout)."),
     ] = None,
     raw: Annotated[
-        bool, typer.Option("--raw", help="Print the service's JSON as received, not the typed answer.")
+        bool,
+        typer.Option("--raw", help="Print the service's JSON as received, not the typed answer."),
     ] = False,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per attempt.")] = 30.0,
 ) -> None:

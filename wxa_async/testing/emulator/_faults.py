@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import logging
 import random
 from collections.abc import Iterable
 from typing import Literal, TypeAlias, get_args
@@ -14,6 +15,12 @@ import attrs
 FaultKind: TypeAlias = Literal["busy", "http_502", "not_json", "latency", "drop", "expire_token"]
 _FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 _RANDOM_KINDS: tuple[FaultKind, ...] = ("busy", "http_502", "not_json", "latency", "drop")
+_log = logging.getLogger("wxa_async.emulator")
+_WHAT: dict[str, str] = {
+    "busy": "answered errcode -1 (system busy)", "http_502": "answered an HTTP 502 page",
+    "not_json": "answered HTML instead of JSON", "latency": "answer delayed",
+    "drop": "connection closed before the body", "expire_token": "token expired first",
+}
 
 
 @attrs.frozen
@@ -141,6 +148,9 @@ class Faults:
         if fault is not None:
             self.injected[fault.kind] += 1
             self.log.append(InjectedFault(seq, endpoint, appid, fault.kind, fault.after_apply))
+            _log.info("injected fault %s on %s (appid %s): %s%s", fault.kind, endpoint, appid,
+                      _WHAT[fault.kind], ", after applying the request" if fault.after_apply
+                      else "")
         return fault
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import socket
@@ -34,6 +35,21 @@ _Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[_Scope, _Receive, _Send], Awaitable[None]]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20  # the service's own bodies are a few KiB
+
+# uvicorn reports an answer cut short as a server error; for an injected drop it is the
+# point. The flag lives in the request's task, where uvicorn logs after the app returns.
+_dropping: contextvars.ContextVar[bool] = contextvars.ContextVar("_dropping", default=False)
+_UNFINISHED = "ASGI callable returned without completing response."
+
+
+class _QuietInjectedDrops(logging.Filter):
+    """Drops uvicorn's error line for answers the emulator cut short on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_dropping.get() and record.msg == _UNFINISHED)
+
+
+_QUIET = _QuietInjectedDrops()
 
 
 def create_asgi_app(
@@ -60,6 +76,7 @@ def create_asgi_app(
         if answer.drop:
             # Headers promised a body that never comes: the server closes the
             # connection and the client sees it break mid-answer.
+            _dropping.set(True)  # the fault is logged (INFO) where it was chosen
             return
         await send({"type": "http.response.body", "body": answer.body})
 
@@ -214,6 +231,9 @@ def _server(emulator: Emulator, **app_options: Any) -> Any:
         raise RuntimeError(
             "serving the emulator over HTTP needs uvicorn: pip install 'wxa_async[emulator]'"
         ) from None
+    error_log = logging.getLogger("uvicorn.error")
+    if _QUIET not in error_log.filters:
+        error_log.addFilter(_QUIET)
     config = uvicorn.Config(
         create_asgi_app(emulator, **app_options), log_level="warning", access_log=False,
         lifespan="off", timeout_graceful_shutdown=2,
