@@ -4,12 +4,10 @@ the page itself and driven over HTTP against the emulator, like WeChat would."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import os
 import re
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -111,29 +109,6 @@ async def platform(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Platform]:
             await app.commit(1, {"extAppid": APPID}, "1.0.0", "from a recipe")
             await app.submit_audit(item_list=[ITEM])
         yield platform
-
-
-@contextlib.asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
-    """An ASGI app under uvicorn, lifespan on, on a free loopback port; its base URL.
-    Leaving the block shuts it down the way a server stops: the lifespan ends."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(2000):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.005)
-        assert server.started, "the app did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 async def drive(app_url: str, platform: Platform,

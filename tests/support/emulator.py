@@ -81,11 +81,12 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
-    """Any ASGI app on 127.0.0.1 with a free port while the block runs; its base URL."""
+async def serve_asgi(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
+    """Any ASGI app on 127.0.0.1 with a free port while the block runs; its base URL.
+    ``lifespan="on"`` runs the app's startup and shutdown as a server does."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         for _ in range(1000):
