@@ -173,6 +173,7 @@ BLOCK = "import sys; sys.modules.update({m: None for m in %r}); "
     ("blocked", "args", "install"),
     [
         (["typer"], ["--version"], "pip install 'wxa_async[cli]'"),
+        (["typer"], ["demo"], "pip install 'wxa_async[cli,crypto]'"),
         (["cryptography"], ["demo", "--apps", "1"], "pip install 'wxa_async[crypto]'"),
         (["uvicorn"], ["emulator"], "pip install 'wxa_async[emulator]'"),
     ],

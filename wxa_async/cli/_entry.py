@@ -28,9 +28,11 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
-def missing_cli_extra() -> str:
+def missing_cli_extra(args: Sequence[str]) -> str:
+    # Name everything the asked-for command needs at once, not one extra per attempt.
+    extras = "cli,crypto" if args[:1] == ["demo"] else "cli"
     return (
-        f"{PROG} needs the 'cli' extra (Typer): pip install 'wxa_async[cli]'\n"
+        f"{PROG} needs the 'cli' extra (Typer): pip install 'wxa_async[{extras}]'\n"
         "(the endpoint table is also available without it: "
         "python -c 'import wxa_async.cli as c; print(c.endpoint_table())')"
     )
@@ -38,15 +40,16 @@ def missing_cli_extra() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         from ._app import app
     except ModuleNotFoundError as exc:
         if exc.name not in ("typer", "click", "rich", "shellingham"):
             raise
-        print(missing_cli_extra(), file=sys.stderr)
+        print(missing_cli_extra(args), file=sys.stderr)
         return ExitCode.SETUP
     try:
-        app(args=list(sys.argv[1:] if argv is None else argv), prog_name=PROG)
+        app(args=args, prog_name=PROG)
     except SystemExit as exc:
         code = exc.code
         if code is None:
