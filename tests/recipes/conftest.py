@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from wxa_async import MessageCrypto, StaticTokenProvider, TokenProvider, WxaClient, WxaError
-from wxa_async.testing import Emulator, Push, render_event_xml, running_server
+from wxa_async.testing import Emulator, render_event_xml, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 APPID = "wxrecipe00000001"
@@ -121,10 +121,13 @@ async def drive(app_url: str, platform: Platform,
     async with httpx.AsyncClient(base_url=app_url, timeout=30) as http:
         # The verify ticket arrives by push (every ten minutes in real life).
         body, query = platform.ticket_push()
-        answer = await http.post("/wechat/auth", params=query, content=body)
+        answer = await http.post("/wechat/callback", params=query, content=body)
         assert (answer.status_code, answer.text) == (200, "success")
+        again = await http.post("/wechat/callback", params=query, content=body)
+        assert (again.status_code, again.text) == (200, "success")  # a repeat, acked
         forged = {**query, "msg_signature": "0" * 40}
-        assert (await http.post("/wechat/auth", params=forged, content=body)).status_code == 400
+        refused = await http.post("/wechat/callback", params=forged, content=body)
+        assert refused.status_code == 400
 
         shared = provider()
         await shared.set_refresh_token(APPID, platform.refresh_token)  # type: ignore[attr-defined]
@@ -136,15 +139,11 @@ async def drive(app_url: str, platform: Platform,
         calls = emu.stats()["calls"]
         assert calls["api_component_token"] == 1 and calls["api_authorizer_token"] == 1
 
-        # The audit result is pushed to the app's own callback URL ($APPID$ in the path).
-        async def wechat(push: Push) -> None:
-            sent = await http.post(f"/wechat/events/{push.appid}", params=dict(push.query),
-                                   content=push.body)
-            assert (sent.status_code, sent.text) == (200, "success")
-
-        emu.on_push(wechat)
+        # The audit result is pushed to the app's own callback URL, $APPID$ in the path.
+        emu.on_push(f"{app_url}/wechat/$APPID$/callback")
         emu.finish_audit(APPID, success=True)
         await emu.flush_pushes()
+        assert emu.stats()["push_failures"] == 0
         assert (await http.get(f"/apps/{APPID}/audit")).json() == {"result": "passed"}
 
         released = await http.post(f"/apps/{APPID}/release")
