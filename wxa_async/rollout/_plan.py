@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .. import WxaValidationError
+from ..errors import WxaValidationError
 
 __all__ = [
     "ExtJson",

@@ -17,14 +17,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from .. import (
-    AuditDelayEvent,
-    AuditFailEvent,
-    AuditSuccessEvent,
-    UnauthorizedEvent,
-    WxaError,
-    WxaValidationError,
-)
+from ..errors import WxaError, WxaValidationError
+from ..push import AuditDelayEvent, AuditFailEvent, AuditSuccessEvent, UnauthorizedEvent
 from ._options import Clock, RolloutOptions, SystemClock
 from ._plan import RolloutPlan
 from ._states import ACTIVE, AUDIT_OPEN, AppStatus, RolloutState

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from .. import (
+from ..errors import (
     WxaApiError,
     WxaError,
     WxaQuotaError,

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .. import WxaError
+from ..errors import WxaError
 from ._schema import SCHEMA_VERSION, apps, meta, metadata, quota, rollouts, transitions
 from ._states import TERMINAL, TRANSITIONS, AppStatus, RolloutState
 
