@@ -4,12 +4,13 @@ runs on the emulator's virtual time, and a few plans."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any
 
 from wxa_async import StaticTokenProvider, WxaClient
 from wxa_async.rollout import ReleasePolicy, RolloutOptions, RolloutPlan, SubmitOptions
-from wxa_async.testing import AuditPolicy, Emulator, FakeTransport
+from wxa_async.testing import AuditPolicy, BytesResponse, Emulator, FakeTransport
 
 PAGES = ["pages/index/index", "pages/detail/detail"]
 ITEM: dict[str, Any] = {
@@ -38,29 +39,38 @@ def appids(n: int, prefix: str = "wxroll") -> list[str]:
     return [f"{prefix}{i:010d}" for i in range(n)]
 
 
-def fleet(
+def emulated(
     n: int, *, delay: float = 3600.0, fail_rate: float = 0.0, seed: int = 0,
     prefix: str = "wxroll", **emu_kwargs: Any,
-) -> tuple[Emulator, WxaClient, list[str]]:
-    """An emulator with template 1 and ``n`` authorized apps; a client on it."""
+) -> tuple[Emulator, dict[str, str]]:
+    """An emulator with template 1 and ``n`` authorized apps, and their tokens."""
     emu = Emulator(seed=seed, **emu_kwargs)
     emu.audit_policy = AuditPolicy(delay=delay, fail_rate=fail_rate, seed=seed)
     emu.add_template(1, PAGES)
-    ids = appids(n, prefix)
     tokens = {}
-    for appid in ids:
+    for appid in appids(n, prefix):
         emu.add_app(appid)
         tokens[appid] = emu.issue_token(appid, lifetime=YEAR)
-    client = WxaClient(StaticTokenProvider(tokens), "https://api.weixin.qq.com",
-                       FakeTransport(emu), max_retries=3, retry_deadline=5.0)
-    return emu, client, ids
+    return emu, tokens
+
+
+def client_on(transport: Any, tokens: dict[str, str]) -> WxaClient:
+    return WxaClient(StaticTokenProvider(tokens), "https://api.weixin.qq.com", transport,
+                     max_retries=3, retry_deadline=5.0)
+
+
+def fleet(n: int, **kwargs: Any) -> tuple[Emulator, WxaClient, list[str]]:
+    """An emulated fleet of ``n`` apps and a client on it (in process)."""
+    emu, tokens = emulated(n, **kwargs)
+    return emu, client_on(FakeTransport(emu), tokens), list(tokens)
 
 
 def plan(ids: list[str], name: str = "r1", **kwargs: Any) -> RolloutPlan:
     kwargs.setdefault("submit", SubmitOptions(item_list=[ITEM]))
     kwargs.setdefault("release", ReleasePolicy())
-    return RolloutPlan(name=name, template_id=1, user_version="1.0.0", user_desc="rollout",
-                       appids=ids, ext_json='{"extAppid": "{appid}"}', **kwargs)
+    kwargs.setdefault("user_version", "1.0.0")
+    kwargs.setdefault("ext_json", '{"extAppid": "{appid}"}')
+    return RolloutPlan(name=name, template_id=1, user_desc="rollout", appids=ids, **kwargs)
 
 
 def fast(**kwargs: Any) -> RolloutOptions:
@@ -75,3 +85,37 @@ def fast(**kwargs: Any) -> RolloutOptions:
 
 def db_url(tmp_path: Any, name: str = "rollouts.db") -> str:
     return f"sqlite:///{os.fspath(tmp_path / name)}"
+
+
+class Intercepted:
+    """A transport in front of the emulator that answers chosen errcodes instead of it:
+    ``script[(path, appid)] = [61039, 61039]`` answers those two first, then lets the
+    emulator answer. For what the emulator does not model yet."""
+
+    def __init__(self, emu: Emulator, tokens: dict[str, str]) -> None:
+        self.inner = FakeTransport(emu)
+        self.by_token = {token: appid for appid, token in tokens.items()}
+        self.script: dict[tuple[str, str], list[int]] = {}
+        self.answered: list[tuple[str, str, int]] = []
+        self.default_concurrency = 64
+
+    async def send(self, request: Any) -> Any:
+        path = request.url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+        appid = self.by_token.get(request.params.get("access_token", ""), "")
+        queue = self.script.get((path, appid))
+        if queue:
+            code = queue.pop(0)
+            self.answered.append((path, appid, code))
+            body = json.dumps({"errcode": code, "errmsg": f"scripted {code}"}).encode()
+            return BytesResponse(200, {"Content-Type": "application/json"}, body)
+        return await self.inner.send(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def scripted_fleet(n: int, **kwargs: Any) -> tuple[Emulator, WxaClient, list[str], Intercepted]:
+    """:func:`fleet`, with an :class:`Intercepted` transport to script errcodes."""
+    emu, tokens = emulated(n, **kwargs)
+    transport = Intercepted(emu, tokens)
+    return emu, client_on(transport, tokens), list(tokens), transport

@@ -218,7 +218,7 @@ class AppWorker:
         taken = await self.store.take_quota(reserve, self.clock.now(), options.quota_max_age)
         if taken == "stale":
             answer = await app.query_quota()
-            await self.store.set_quota(answer.rest, self.clock.now())
+            await self.store.set_quota(answer.rest, self.clock.now(), options.quota_max_age)
             taken = await self.store.take_quota(reserve, self.clock.now(),
                                                 options.quota_max_age)
         return taken == "ok"
@@ -339,7 +339,8 @@ class AppWorker:
 
     async def _gray(self, app: MiniProgram, row: AppRow, target: int, to: AppStatus) -> AppRow:
         row = await self.save(row, to, intent="gray", intent_ref={"target": target},
-                              intent_at=self.clock.now())
+                              intent_at=self.clock.now(),
+                              detail=None if row.state == to else "gray release starts")
         try:
             await app.gray_release(target)
         except WxaError as exc:

@@ -466,19 +466,28 @@ class RolloutStore:
                 select(quota.c.read_at).where(quota.c.key == key))).scalar()
         return "stale" if read_at is None or read_at < now - max_age else "empty"
 
-    async def set_quota(self, rest: int, now: float, key: str = "audit") -> None:
-        """Record what ``query_quota`` said is left."""
+    async def set_quota(
+        self, rest: int, now: float, max_age: float | None = None, key: str = "audit"
+    ) -> None:
+        """Record what ``query_quota`` said is left. With ``max_age``, only if the
+        budget is still stale: when several apps find it stale at once, the first
+        fresh read wins and the spending since is not overwritten by a later one."""
+        condition = quota.c.key == key
+        if max_age is not None:
+            condition = and_(condition, quota.c.read_at < now - max_age)
         async with self._engine.begin() as conn:
-            result = await conn.execute(update(quota).where(quota.c.key == key)
+            result = await conn.execute(update(quota).where(condition)
                                         .values(rest=rest, read_at=now))
             if result.rowcount == 0:
-                try:
-                    async with conn.begin_nested():
-                        await conn.execute(insert(quota).values(key=key, rest=rest,
-                                                                read_at=now))
-                except IntegrityError:
-                    await conn.execute(update(quota).where(quota.c.key == key)
-                                       .values(rest=rest, read_at=now))
+                exists = (await conn.execute(
+                    select(quota.c.key).where(quota.c.key == key))).first()
+                if exists is None:
+                    try:
+                        async with conn.begin_nested():
+                            await conn.execute(insert(quota).values(key=key, rest=rest,
+                                                                    read_at=now))
+                    except IntegrityError:
+                        pass  # another worker's first read landed first: keep it
 
     async def quota_left(self, key: str = "audit") -> tuple[int, float] | None:
         """The budget's last known rest and when it was read (None: never read)."""
