@@ -239,8 +239,11 @@ class Rollout:
                 inflight[row.appid] = asyncio.create_task(self._work(worker, row, inflight))
             if clock.now() - renewed > options.lease_ttl / 3 and inflight:
                 renewed = clock.now()
-                await self.store.renew(rid, self.worker_id, list(inflight),
-                                       renewed + options.lease_ttl)
+                try:
+                    await self.store.renew(rid, self.worker_id, list(inflight),
+                                           renewed + options.lease_ttl)
+                except Exception as exc:  # the next renewal tries again, well in time
+                    _log.warning("renewing leases failed: %s", type(exc).__name__)
             if claimed:
                 await asyncio.sleep(0)  # let the new tasks start before claiming more
                 continue

@@ -12,15 +12,16 @@ dashboard builds on; it returns attrs classes, never SQLAlchemy rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 import attrs
 from sqlalchemy import and_, case, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..errors import WxaError
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 _TERMINAL = sorted(str(s) for s in TERMINAL)
+T = TypeVar("T")
 
 
 class WxaStoreError(WxaError):
@@ -358,9 +360,12 @@ class RolloutStore:
                    or_(apps.c.lease_expires.is_(None), apps.c.lease_expires < now))
         if exclude:
             due = and_(due, apps.c.appid.not_in(list(exclude)))
+        # A CTE, so PostgreSQL picks (and locks) the rows once: a subquery under IN may
+        # be re-run by the planner and lease more than ``limit`` rows.
         chosen = (select(apps.c.appid).where(due).order_by(apps.c.next_at).limit(limit)
-                  .with_for_update(skip_locked=True))
-        statement = (update(apps).where(apps.c.rollout_id == rid, apps.c.appid.in_(chosen),
+                  .with_for_update(skip_locked=True).cte("due"))
+        statement = (update(apps).where(apps.c.rollout_id == rid,
+                                        apps.c.appid.in_(select(chosen.c.appid)),
                                         or_(apps.c.lease_expires.is_(None),
                                             apps.c.lease_expires < now))
                      .values(lease_owner=owner, lease_expires=now + ttl)
@@ -373,21 +378,48 @@ class RolloutStore:
         """Extend this worker's leases (those it still holds)."""
         if not appids:
             return
-        async with self._engine.begin() as conn:
-            await conn.execute(update(apps).where(
-                apps.c.rollout_id == rid, apps.c.appid.in_(list(appids)),
-                apps.c.lease_owner == owner).values(lease_expires=expires))
+        mine = and_(apps.c.rollout_id == rid, apps.c.appid.in_(sorted(appids)),
+                    apps.c.lease_owner == owner)
+
+        async def renew(conn: AsyncConnection) -> None:
+            # Rows locked in appid order, as apply() locks them: no deadlock between them.
+            await conn.execute(select(apps.c.appid).where(mine).order_by(apps.c.appid)
+                               .with_for_update())
+            await conn.execute(update(apps).where(mine).values(lease_expires=expires))
+
+        await self._transaction(renew)
+
+    async def _transaction(self, body: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``body`` in a transaction, again when the database reports a deadlock
+        or a busy lock (the transaction was rolled back: nothing of it was applied)."""
+        for attempt in range(5):
+            try:
+                async with self._engine.begin() as conn:
+                    return await body(conn)
+            except DBAPIError as exc:
+                text_ = str(exc.orig).lower()
+                if attempt == 4 or not ("deadlock" in text_ or "locked" in text_
+                                        or "serializ" in text_):
+                    raise
+                await asyncio.sleep(0.01 * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     async def apply(self, rid: int, changes: Sequence[Change], now: float) -> list[bool]:
         """Apply ``changes`` in one transaction; each one's bool says if it applied."""
-        results: list[bool] = []
-        log: list[dict[str, Any]] = []
-        async with self._engine.begin() as conn:
-            for change in changes:
-                results.append(await self._apply_one(conn, rid, change, now, log))
+        # Rows are written in appid order, so two transactions never lock the same two
+        # rows in opposite orders.
+        order = sorted(range(len(changes)), key=lambda i: changes[i].appid)
+
+        async def write(conn: AsyncConnection) -> list[bool]:
+            results = [False] * len(changes)
+            log: list[dict[str, Any]] = []
+            for i in order:
+                results[i] = await self._apply_one(conn, rid, changes[i], now, log)
             if log:
                 await conn.execute(insert(transitions), log)
-        return results
+            return results
+
+        return await self._transaction(write)
 
     @staticmethod
     async def _apply_one(
@@ -456,15 +488,22 @@ class RolloutStore:
         ``"stale"``: the budget was read longer than ``max_age`` ago (or never): read
         ``query_quota`` and :meth:`set_quota`, then take again. ``"empty"``: no more
         than ``reserve`` is left."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(update(quota).where(
-                quota.c.key == key, quota.c.read_at >= now - max_age, quota.c.rest > reserve,
-            ).values(rest=quota.c.rest - 1))
-            if result.rowcount == 1:
-                return "ok"
-            read_at = (await conn.execute(
-                select(quota.c.read_at).where(quota.c.key == key))).scalar()
-        return "stale" if read_at is None or read_at < now - max_age else "empty"
+        for _ in range(10):
+            async with self._engine.begin() as conn:
+                result = await conn.execute(update(quota).where(
+                    quota.c.key == key, quota.c.read_at >= now - max_age,
+                    quota.c.rest > reserve,
+                ).values(rest=quota.c.rest - 1))
+                if result.rowcount == 1:
+                    return "ok"
+                row = (await conn.execute(select(quota.c.rest, quota.c.read_at)
+                                          .where(quota.c.key == key))).first()
+            if row is None or row.read_at < now - max_age:
+                return "stale"
+            if row.rest <= reserve:
+                return "empty"
+            # The row changed between the two statements (a refresh committed): again.
+        return "empty"
 
     async def set_quota(
         self, rest: int, now: float, max_age: float | None = None, key: str = "audit"
