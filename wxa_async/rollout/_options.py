@@ -54,7 +54,9 @@ class RolloutOptions:
     spent (87013), wait this long. ``idle_sleep`` bounds each wait of an idle
     worker, so it notices pauses and pushes written by other processes; an idle worker
     wakes ``coalesce`` seconds after the next app is due, to take the apps due around
-    then in one claim.
+    then in one claim. ``worker_id`` names the worker in its leases (default: a
+    random one per process); a worker restarted under the same id takes its leases
+    back at once instead of waiting for them to run out.
     """
 
     concurrency: int = 32

@@ -227,6 +227,22 @@ class RolloutPlan:
         return self.to_data() == other.to_data()
 
 
+_SECRETS = frozenset({"secret", "appsecret", "component_appsecret", "access_token",
+                      "refresh_token", "authorizer_refresh_token", "token", "password"})
+
+
+def _secret_keys(data: Any) -> set[str]:
+    """Keys anywhere in a plan file's tables that would hold a credential."""
+    if isinstance(data, dict):
+        found = {k for k in data if str(k).lower() in _SECRETS}
+        for value in data.values():
+            found |= _secret_keys(value)
+        return found
+    if isinstance(data, list):
+        return set().union(*(_secret_keys(v) for v in data)) if data else set()
+    return set()
+
+
 def load_plan(path: str | Path) -> RolloutPlan:
     """Read a TOML plan file.
 
@@ -252,10 +268,9 @@ def load_plan(path: str | Path) -> RolloutPlan:
             raise WxaValidationError(f"cannot read appids_file {source}: {exc}") from None
         appids += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     data["appids"] = appids
-    secrets = {"secret", "component_appsecret", "access_token", "refresh_token", "token"}
-    found = secrets & {k.lower() for k in data}
+    found = sorted(_secret_keys(data))
     if found:
         raise WxaValidationError(
-            f"plan files hold no credentials ({', '.join(sorted(found))}): use the environment"
+            f"plan files hold no credentials ({', '.join(found)}): use the environment"
         )
     return RolloutPlan.from_data(data)

@@ -353,11 +353,14 @@ class RolloutStore:
     ) -> list[AppRow]:
         """Lease up to ``limit`` apps that are due (``next_at <= now``) and not leased
         by a live worker, earliest first, leaving out ``exclude`` (the apps this
-        worker is working already). On PostgreSQL rows another worker is claiming are
-        skipped (``SKIP LOCKED``) rather than waited for."""
+        worker is working already). Leases already held by ``owner`` count as free:
+        a worker restarted under the same id takes its apps back at once. On
+        PostgreSQL rows another worker is claiming are skipped (``SKIP LOCKED``)
+        rather than waited for."""
+        free = or_(apps.c.lease_expires.is_(None), apps.c.lease_expires < now,
+                   apps.c.lease_owner == owner)
         due = and_(apps.c.rollout_id == rid, apps.c.next_at.is_not(None),
-                   apps.c.next_at <= now,
-                   or_(apps.c.lease_expires.is_(None), apps.c.lease_expires < now))
+                   apps.c.next_at <= now, free)
         if exclude:
             due = and_(due, apps.c.appid.not_in(list(exclude)))
         # A CTE, so PostgreSQL picks (and locks) the rows once: a subquery under IN may
@@ -365,9 +368,7 @@ class RolloutStore:
         chosen = (select(apps.c.appid).where(due).order_by(apps.c.next_at).limit(limit)
                   .with_for_update(skip_locked=True).cte("due"))
         statement = (update(apps).where(apps.c.rollout_id == rid,
-                                        apps.c.appid.in_(select(chosen.c.appid)),
-                                        or_(apps.c.lease_expires.is_(None),
-                                            apps.c.lease_expires < now))
+                                        apps.c.appid.in_(select(chosen.c.appid)), free)
                      .values(lease_owner=owner, lease_expires=now + ttl)
                      .returning(*apps.c))
         async with self._engine.begin() as conn:
