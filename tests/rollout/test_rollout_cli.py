@@ -55,7 +55,7 @@ def test_plan_file_fills_placeholders_and_refuses_credentials(tmp_path: Path) ->
     assert plan.appids[:2] == ("wxemu0000000001", "wxemu0000000002")
     assert json.loads(plan.ext_json_for("wxemu0000000001")) == {
         "extAppid": "wxemu0000000001", "ext": {"shop": 'Bei"jing'}}
-    with pytest.raises(WxaValidationError, match="no value for {shop}"):
+    with pytest.raises(WxaValidationError, match=r"no value for \{shop\}"):
         plan.ext_json_for("wxemu0000000002")
     with pytest.raises(WxaValidationError, match="no credentials"):
         load_plan(write_plan(tmp_path, PLAN + '\nsecret = "x"\n'))
