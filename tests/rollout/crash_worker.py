@@ -1,10 +1,10 @@
 """A rollout worker process for the crash test: ``python -m tests.rollout.crash_worker``.
 
 Arguments: store URL, emulator base URL, tokens file (JSON ``{appid: token}``). With
-``WXA_CRASH_AFTER=N`` in the environment the process SIGKILLs itself right after its
-Nth ``submit_audit`` or ``release`` request has been answered and before the answer
-is used: the intent is in the store, the service has applied the call, the outcome
-is not written. The worst moment there is.
+``WXA_CRASH_AFTER=N`` and ``WXA_CRASH_ON=submit_audit`` (or ``release``) in the
+environment the process SIGKILLs itself right after its Nth such request has been
+answered and before the answer is used: the intent is in the store, the service has
+applied the call, the outcome is not written. The worst moment there is.
 """
 
 from __future__ import annotations
@@ -21,18 +21,17 @@ from tests.rollout.support import plan
 from wxa_async import HttpxTransport, StaticTokenProvider, WxaClient
 from wxa_async.rollout import Rollout, RolloutOptions
 
-MUTATIONS = ("wxa/submit_audit", "wxa/release")
-
 
 class Crashing(HttpxTransport):
-    def __init__(self, after: int | None) -> None:
+    def __init__(self, after: int | None, on: str) -> None:
         super().__init__()
         self.after = after
+        self.on = "wxa/" + on
         self.seen = 0
 
     async def send(self, request: Any) -> Any:
         response = await super().send(request)
-        if self.after is not None and request.url.endswith(MUTATIONS):
+        if self.after is not None and request.url.endswith(self.on):
             self.seen += 1
             if self.seen >= self.after:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -42,7 +41,8 @@ class Crashing(HttpxTransport):
 async def main(store: str, base_url: str, tokens_file: str) -> None:
     tokens = json.loads(Path(tokens_file).read_text())
     after = os.environ.get("WXA_CRASH_AFTER")
-    transport = Crashing(int(after) if after else None)
+    transport = Crashing(int(after) if after else None,
+                         os.environ.get("WXA_CRASH_ON", "submit_audit"))
     client = WxaClient(StaticTokenProvider(tokens), base_url, transport, max_retries=2,
                        retry_deadline=2.0, timeout=5.0)
     options = RolloutOptions(worker_id="crash-worker", poll_interval=0.05, poll_jitter=0.5,

@@ -47,11 +47,14 @@ def admin(base: str, action: str, **body: Any) -> dict[str, Any]:
     return data
 
 
-def worker(store: str, base: str, tokens: Path, crash_after: int | None) -> subprocess.Popen[str]:
+def worker(
+    store: str, base: str, tokens: Path, crash_after: int | None = None, on: str = "",
+) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("WXA_CRASH_AFTER", None)
     if crash_after is not None:
         env["WXA_CRASH_AFTER"] = str(crash_after)
+        env["WXA_CRASH_ON"] = on
     return subprocess.Popen(
         [sys.executable, "-m", "tests.rollout.crash_worker", store, base, str(tokens)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -70,22 +73,25 @@ def test_sigkill_at_any_moment_never_submits_or_releases_twice(tmp_path: Path) -
               kinds=["drop", "busy", "http_502"])
         store = db_url(tmp_path)
         rng = random.Random(20261201)
-        kills = 0
-        self_kills = 0
-        for round_ in range(14):
-            crash_after = rng.randint(1, 40) if round_ % 2 else None
-            proc = worker(store, base, tokens_file, crash_after)
-            if crash_after is None:
-                time.sleep(rng.uniform(0.8, 2.5))  # imports take most of a second
+        kills: dict[str, int] = {"random": 0, "submit_audit": 0, "release": 0}
+        # Kills at random moments, alternating with kills right after a submit_audit
+        # was answered (early rounds) or a release was (late rounds, once apps pass).
+        for round_ in range(12):
+            on = "random" if round_ % 2 == 0 else "submit_audit" if round_ < 6 else "release"
+            after = None if on == "random" else rng.randint(20, 50) if on == "submit_audit" \
+                else rng.randint(1, 10)
+            proc = worker(store, base, tokens_file, after, on)
+            if on == "random":
+                time.sleep(rng.uniform(1.5, 3.5))  # imports take most of a second
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
             if proc.returncode == -signal.SIGKILL:
-                kills += 1
-                self_kills += crash_after is not None
+                kills[on] += 1
             elif proc.returncode == 0:
                 break
-        assert kills >= 10 and self_kills >= 5, (kills, self_kills)
+        assert sum(kills.values()) >= 10 and kills["submit_audit"] >= 3, kills
+        assert kills["release"] >= 1, kills
         final = worker(store, base, tokens_file, None)
         out, _ = final.communicate(timeout=120)
         assert final.returncode == 0, out
