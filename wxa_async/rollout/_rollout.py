@@ -315,6 +315,11 @@ class Rollout:
             return False
         return (await self.store.apply(self._record.id, [change], now))[0]
 
+    async def on_event(self, event: object) -> None:
+        """:meth:`handle_event` as a callback's ``on_event`` (the appid from the URL)."""
+        if getattr(event, "authorizer_appid", None):
+            await self.handle_event(event)
+
     # -- operator actions -------------------------------------------------------------
 
     async def pause(self) -> bool:
