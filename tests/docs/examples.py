@@ -26,6 +26,7 @@ DIRECTIVE = re.compile(r"^[ \t]*<!--\s*test:\s*(?P<words>.*?)\s*-->[ \t]*$")
 LEAKS = ("ResourceWarning", "Exception ignored", "was never awaited",
          "Task was destroyed but it is pending")
 SKIP_EXIT = 77  # the child exits with it when a fixture cannot run here
+EXPECTED = re.compile(r"#\s*->\s*(?P<text>.*?)\s*$")
 
 
 @dataclass
@@ -49,6 +50,12 @@ class Chain:
     @property
     def id(self) -> str:
         return f"{self.page}:{self.blocks[0].line}"
+
+    @property
+    def expected(self) -> list[str]:
+        """The lines its ``# -> text`` comments say it prints, in order."""
+        return [m["text"] for block in self.blocks for line in block.code.splitlines()
+                if (m := EXPECTED.search(line))]
 
 
 def pages() -> list[Path]:

@@ -24,6 +24,8 @@ Conventions for whoever writes a page:
     to ``NAME`` in the working directory of every Python block of that page (a plan
     file, a config file) and not executed.
 
+* ``# -> text`` at the end of a line (or alone on a line) says what the example
+  prints: when a chain has any, its output must be exactly those lines, in order.
 * No block is skipped. One that needs real WeChat credentials is written with the
   placeholders the ``wechat`` fixture knows (``wxCOMPONENT``, ``ACCESS_TOKEN``, ...).
 """
@@ -81,6 +83,8 @@ def test_example_runs(
     assert result.returncode == 0, result.stderr[-4000:]
     leaks = [line for line in result.stderr.splitlines() if any(m in line for m in LEAKS)]
     assert not leaks, result.stderr[-4000:]
+    if chain.expected:
+        assert result.stdout.splitlines() == chain.expected
 
 
 # -- the runner itself ------------------------------------------------------------------
@@ -97,11 +101,13 @@ def test_directives_continuations_and_files(tmp_path: Path, server: ChainServer)
         tmp_path, "# p", "```python", "x = 1", "```", "<!-- test: continue -->", "",
         "```python", "assert x == 1", "```", "<!-- test: file plan.toml -->",
         "```toml", "a = 1", "```", "```console", "$ nox", "```",
-        "<!-- test: fixture emulator -->", "```python", "await app.get_category()", "```",
+        "<!-- test: fixture emulator -->", "```python", "await app.get_category()",
+        "print(1 + 1)  # -> 2", "```",
     )
     found = chains(path)
     assert [len(c.blocks) for c in found] == [2, 1]
     assert [c.fixture for c in found] == [None, "emulator"]
+    assert [c.expected for c in found] == [[], ["2"]]
     assert found[0].files == {"plan.toml": "a = 1\n"}
     assert [b.lang for b in blocks(path)] == ["python", "python", "toml", "console", "python"]
     for chain in found:
