@@ -153,6 +153,70 @@ async def test_a_push_whose_on_event_failed_is_delivered_when_wechat_sends_it_ag
     assert len(delivered) == 1
 
 
+class SlowOnEvent:
+    """An ``on_event`` that takes ``delay`` seconds and fails the first ``failures`` times."""
+
+    def __init__(self, delay: float, failures: int = 0) -> None:
+        self.delay = delay
+        self.failures = failures
+        self.calls = 0
+        self.delivered: list[Event] = []
+
+    async def __call__(self, event: Event) -> None:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database down")
+        self.delivered.append(event)
+
+
+async def _first_then_repeat(first_app: object, repeat_app: object) -> tuple[int, int]:
+    c = crypto()
+    body, query = signed(c, audit_xml())
+    first = asyncio.ensure_future(call(first_app, query=query, chunks=[body]))
+    await asyncio.sleep(0.05)  # the repeat arrives while the first is being delivered
+    repeat = await call(repeat_app, query=query, chunks=[body])
+    return (await first).status, repeat.status
+
+
+async def test_a_repeat_during_a_slow_delivery_waits_for_it_and_is_not_delivered() -> None:
+    slow = SlowOnEvent(0.3)
+    app = callback_asgi_app(crypto(), slow)
+    assert await _first_then_repeat(app, app) == (200, 200)
+    assert slow.calls == 1 and len(slow.delivered) == 1
+
+
+async def test_a_repeat_delivers_the_push_when_the_first_delivery_fails() -> None:
+    slow = SlowOnEvent(0.3, failures=1)
+    app = callback_asgi_app(crypto(), slow)
+    assert await _first_then_repeat(app, app) == (500, 200)
+    assert slow.calls == 2 and len(slow.delivered) == 1
+
+
+async def test_across_two_apps_on_redis_a_repeat_takes_over_a_failed_delivery(
+    redis_url: str,
+) -> None:
+    slow = SlowOnEvent(0.3, failures=1)
+    async with RedisTokenStore(redis_url) as one, RedisTokenStore(redis_url) as two:
+        first_app = callback_asgi_app(crypto(), slow, seen=one)
+        repeat_app = callback_asgi_app(crypto(), slow, seen=two)
+        assert await _first_then_repeat(first_app, repeat_app) == (500, 200)
+    assert slow.calls == 2 and len(slow.delivered) == 1
+
+
+async def test_a_repeat_that_waits_too_long_is_answered_503_so_wechat_sends_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import wxa_async.push._callback as callback_module
+
+    monkeypatch.setattr(callback_module, "_PENDING_WAIT", 0.1)
+    slow = SlowOnEvent(0.5)
+    app = callback_asgi_app(crypto(), slow)
+    assert await _first_then_repeat(app, app) == (200, 503)
+    assert slow.calls == 1
+
+
 async def test_a_push_is_remembered_only_while_its_window_is_open() -> None:
     c = crypto()
     now = FakeClock(1_800_000_000)
@@ -191,6 +255,19 @@ async def test_the_memory_cap_never_drops_tokens() -> None:
     for n in range(5):
         await store.add_if_absent(f"push{n}", "v", 60)
     assert await store.get("token") == "t"
+
+
+async def test_a_value_written_again_with_a_later_expiry_outlives_its_first_ttl() -> None:
+    now = FakeClock(1000.0)
+    store = MemoryTokenStore(clock=now)
+    assert await store.add_if_absent("k", "claim", 10)
+    await store.set("k", "delivered", 100)
+    now.now += 50
+    assert await store.add_if_absent("other", "v", 10)  # sweeps past k's first expiry
+    assert await store.get("k") == "delivered"
+    now.now += 60
+    assert await store.add_if_absent("third", "v", 10)
+    assert "keys=1" in repr(store)  # k and "other" are gone: swept, not merely hidden
 
 
 async def test_two_callback_apps_sharing_redis_agree_on_duplicates(redis_url: str) -> None:

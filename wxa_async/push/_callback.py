@@ -25,6 +25,7 @@ import attrs
 from .._asgi import Receive, Scope, Send, lifespan, read_body
 from ..errors import (
     WxaBodyTooLargeError,
+    WxaError,
     WxaSignatureError,
     WxaStalePushError,
     WxaValidationError,
@@ -50,6 +51,10 @@ EventCallback = Callable[[Event], Awaitable[None]]
 DEFAULT_APPID_PATTERN = re.compile(r"/(?P<appid>wx[0-9A-Za-z]+)/[^/]*\Z")
 DEFAULT_REPLAY_WINDOW = 300.0
 DEFAULT_BODY_TIMEOUT = 5.0
+_DELIVERED = "delivered"  # a claim is random hex, so never this
+# A repeat waits this long (below WeChat's 5 s) for the copy being delivered.
+_PENDING_WAIT = 4.0
+_PENDING_POLL = 0.05
 
 
 @runtime_checkable
@@ -58,12 +63,21 @@ class SeenPushStore(Protocol):
     :class:`~wxa_async.MemoryTokenStore` and :class:`~wxa_async.RedisTokenStore` are one.
 
     ``add_if_absent`` sets a key for ``ttl`` seconds unless it exists, atomically, and
-    tells whether it did; ``delete_if_equal`` forgets a key still holding ``value``.
+    tells whether it did; ``delete_if_equal`` forgets a key still holding ``value``;
+    ``get`` and ``set`` are a :class:`~wxa_async.TokenStore`'s.
     """
 
     async def add_if_absent(self, key: str, value: str, ttl: float) -> bool: ...
 
     async def delete_if_equal(self, key: str, value: str) -> bool: ...
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl: float | None) -> None: ...
+
+
+class _StillPending(WxaError):
+    """A repeat gave up waiting for the copy of its push being delivered."""
 
 
 def _positive(name: str, value: float) -> float:
@@ -105,7 +119,9 @@ class CallbackHandler:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if seen is not None and not isinstance(seen, SeenPushStore):
-            raise WxaValidationError("seen must have add_if_absent and delete_if_equal")
+            raise WxaValidationError(
+                "seen must have add_if_absent, delete_if_equal, get and set"
+            )
         self.crypto = crypto
         self.on_event = on_event
         self.replay_window = _positive("replay_window", replay_window)
@@ -176,18 +192,33 @@ class CallbackHandler:
     async def _deliver(self, event: Event, query: Mapping[str, str], stamp: int) -> bool:
         identity = "\n".join((query["msg_signature"].lower(), query["timestamp"], query["nonce"]))
         key = self._ns + hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
-        # Remembered while a replay could still pass the window check, and no longer.
-        ttl = max(1.0, stamp + self.replay_window - self._clock() + 1.0)
         claim = secrets.token_hex(8)
-        if not await self.seen.add_if_absent(key, claim, ttl):
-            return False
+        waited = 0.0
+        while not await self.seen.add_if_absent(key, claim, self._ttl(stamp)):
+            # Someone has it: delivered already, or still being delivered (WeChat sends
+            # again after 5 s without an answer, so a slow on_event meets its own
+            # repeat). Wait for that outcome: if it fails, this copy delivers instead.
+            state = await self.seen.get(key)
+            if state == _DELIVERED:
+                return False
+            if state is None:
+                continue  # forgotten after a failure: try to take it over
+            if waited >= _PENDING_WAIT:
+                raise _StillPending("the same push is still being delivered")
+            await asyncio.sleep(_PENDING_POLL)
+            waited += _PENDING_POLL
         if self.on_event is not None:
             try:
                 await self.on_event(event)
             except BaseException:
                 await self.seen.delete_if_equal(key, claim)
                 raise
+        await self.seen.set(key, _DELIVERED, self._ttl(stamp))
         return True
+
+    def _ttl(self, stamp: int) -> float:
+        # Remembered while a replay could still pass the window check, and no longer.
+        return max(1.0, stamp + self.replay_window - self._clock() + 1.0)
 
 
 async def _respond(send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]]) -> None:
@@ -219,7 +250,8 @@ def callback_asgi_app(
     ``400``. Body over ``crypto.max_body_bytes``: ``413`` (reading stops at the limit).
     Body not complete within ``body_timeout`` seconds: ``408``. Other methods: ``405``.
     If ``on_event`` (or the ``seen`` store) raises, ``500``, so WeChat sends the push
-    again. The other options are :class:`CallbackHandler`'s.
+    again; a repeat still waiting for its first copy's outcome after 4 s: ``503``.
+    The other options are :class:`CallbackHandler`'s.
     """
     handler = CallbackHandler(
         crypto, on_event=on_event, replay_window=replay_window, seen=seen,
@@ -265,6 +297,9 @@ def callback_asgi_app(
             return
         try:
             delivered = await handler._deliver(event, query, stamp)
+        except _StillPending:
+            await _respond(send, 503, "push still being delivered", [(b"retry-after", b"1")])
+            return
         except Exception:
             logger.exception("delivering %s failed", type(event).__name__)
             await _respond(send, 500, "handler failed", [])

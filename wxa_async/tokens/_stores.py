@@ -128,17 +128,23 @@ class MemoryTokenStore:
         return True
 
     def _sweep(self, now: float) -> None:
-        # Oldest first: drop what expired, and beyond the cap what is oldest. An entry
-        # overwritten since (another expiry) is no longer ours to drop from _values.
+        # Oldest first: drop what expired, and beyond the cap what is oldest. A value
+        # written again since with a later expiry is tracked again (as the newest); one
+        # made permanent by set() is no longer this memory's to drop.
         added = self._added
         while added:
-            key, expires_at = next(iter(added.items()))
-            if expires_at > now and len(added) < self._max_added:
+            key, tracked = next(iter(added.items()))
+            over = len(added) >= self._max_added
+            if tracked > now and not over:
                 return
             del added[key]
             item = self._values.get(key)
-            if item is not None and item[1] == expires_at:
+            if item is None or item[1] is None:
+                continue
+            if item[1] <= now or over:
                 del self._values[key]
+            else:
+                added[key] = item[1]
 
     async def set_if_newer(self, key: str, value: str, version: float) -> bool:
         """See :func:`set_if_newer`; atomic here."""
