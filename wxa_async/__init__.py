@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._handle import ENDPOINTS, MiniProgram
+from ._handle import ENDPOINTS, ComponentHandle, MiniProgram
+from ._retry import RetryPolicy, is_ambiguous
 from ._version import __version__
 from .bulk import BulkResult, Outcome
 from .client import WxaClient
@@ -48,6 +49,7 @@ __all__ = [
     "AiohttpTransport",
     "BulkResult",
     "CallbackHandler",
+    "ComponentHandle",
     "ComponentTokenProvider",
     "Event",
     "HttpxTransport",
@@ -56,6 +58,7 @@ __all__ = [
     "MiniProgram",
     "Outcome",
     "RedisTokenStore",
+    "RetryPolicy",
     "StaticTokenProvider",
     "Timeout",
     "TokenProvider",
@@ -77,6 +80,7 @@ __all__ = [
     "WxaXmlError",
     "__version__",
     "callback_asgi_app",
+    "is_ambiguous",
     "parse_event",
 ]
 

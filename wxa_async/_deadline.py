@@ -1,104 +1,130 @@
-"""Total-time limits for many concurrent calls at the cost of two dict operations each.
+"""The time limits of one attempt: first bytes, a streamed body's gaps, and the total.
 
-``asyncio.timeout`` arms and cancels one loop timer per call (about 4 µs, a quarter of
-the client's own per-call cost). A total limit of tens of seconds does not need
-microsecond precision, so calls register their deadline here instead and one sweep
-timer, re-armed only while calls are registered, cancels the tasks that overran. A
-limit fires at most ``granularity`` late: a twentieth of the limit, at most 0.5 s.
+One :class:`Deadline` per attempt wraps one ``asyncio.timeout``, moved with
+``reschedule()`` as the answer arrives, so asyncio does the cancellation bookkeeping
+(a cancellation from anyone else is never mistaken for a timeout). :class:`Limits`
+turns a :class:`~wxa_async.Timeout` into what the client enforces and what the
+transport is handed, once per client (or ``with_options`` view), not once per call.
 
-Cancellation bookkeeping follows ``asyncio.timeout``: the sweep counts as one
-``cancel()`` of the task; the caller undoes it with ``uncancel()`` and turns it into a
-timeout only when nobody else cancelled the task meanwhile.
+What is enforced, for every transport:
+
+* the answer's headers, and a whole JSON answer, within ``connect + read`` of the
+  attempt's start (or ``total``, if smaller);
+* a streamed (binary) body: each chunk within ``read`` of the one before, all of it
+  within ``total``;
+* with ``connect=None`` the client cannot tell connecting from waiting for an answer,
+  so the transport is handed the ``read`` limit to enforce on every socket read.
 """
 
 from __future__ import annotations
 
 import asyncio
-from math import inf
+from types import TracebackType
 
-__all__ = ["Deadline", "Deadlines"]
+import attrs
+
+from .errors import WxaTimeoutError
+from .transports._base import Timeout
+
+__all__ = ["Deadline", "Limits"]
+
+
+class Limits:
+    """The per-attempt limits of one :class:`Timeout`."""
+
+    __slots__ = ("first", "first_name", "gap", "timeout", "total", "wire")
+
+    def __init__(self, timeout: Timeout) -> None:
+        self.timeout = timeout
+        connect, read, total = timeout.connect, timeout.read, timeout.total
+        first = None if connect is None or read is None else connect + read
+        self.first_name = "connect + read"
+        if total is not None and (first is None or total <= first):
+            first, self.first_name = total, "total"
+        self.first = first
+        self.total = total
+        self.gap = read
+        # The client keeps the read limit itself (a loop timer an HTTP library re-arms
+        # on every socket read costs more than the limit is worth), unless it cannot.
+        self.wire = timeout if connect is None else attrs.evolve(timeout, read=None)
 
 
 class Deadline:
-    """When one attempt must be over: ``at``, which the sweep reads. With a ``gap``
-    (a streamed body's read limit), each :meth:`progress` moves ``at`` to ``gap`` from
-    now, never past ``cap`` (the attempt's total)."""
+    """``async with Deadline(limits):`` around one attempt.
 
-    __slots__ = ("at", "cancelling", "cap", "expired", "extended", "gap", "task")
+    Inside, :meth:`answered` marks the headers' arrival (for a streamed body it also
+    switches from the first-bytes limit to the gap limit) and :meth:`progress` (once
+    per chunk) moves the gap on. On expiry the block raises ``TimeoutError`` and
+    :attr:`expired` is true; :meth:`error` then names the limit that fired.
+    """
 
-    def __init__(
-        self, task: asyncio.Task[object], at: float, cap: float, gap: float | None
-    ) -> None:
-        self.task = task
-        self.at = at
-        self.cap = cap
-        self.gap = gap
-        self.cancelling = task.cancelling()
-        self.expired = False
-        self.extended = False
+    __slots__ = ("_answered", "_cap", "_fired", "_gap", "_limits", "_loop", "_scope")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._scope: asyncio.Timeout | None = None
+        self._fired = limits.first_name
+        self._answered = False
+        self._gap: float | None = None
+        self._cap: float | None = None
+
+    async def __aenter__(self) -> Deadline:
+        limits = self._limits
+        if limits.first is None and limits.gap is None:
+            return self
+        loop = self._loop = asyncio.get_running_loop()
+        now = loop.time()
+        if limits.total is not None:
+            self._cap = now + limits.total
+        # `first` is None only when `total` is too; the gap may still apply later.
+        self._scope = asyncio.timeout_at(None if limits.first is None else now + limits.first)
+        await self._scope.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        scope = self._scope
+        if scope is None:
+            return None
+        await scope.__aexit__(exc_type, exc, tb)
+        return None
+
+    def answered(self, *, streaming: bool = False) -> None:
+        """The headers arrived; a ``streaming`` body is then held to the gap limit."""
+        self._answered = True
+        if streaming and self._limits.gap is not None:
+            self._gap = self._limits.gap
+            self.progress()
 
     def progress(self) -> None:
-        """A chunk of the body arrived: one clock read, no timer."""
-        if self.gap is not None:
-            self.at = min(self.cap, self.task.get_loop().time() + self.gap)
-            self.extended = True
-
-    def stalled(self) -> bool:
-        """Did the gap between chunks, rather than the cap, run out?"""
-        return self.extended and self.at < self.cap
-
-    def timed_out(self) -> bool:
-        """After a CancelledError: was it ours alone? Then it is a timeout."""
-        return self.expired and self.task.uncancel() <= self.cancelling
-
-
-class Deadlines:
-    def __init__(self) -> None:
-        self._active: dict[Deadline, None] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_loop: asyncio.AbstractEventLoop | None = None
-        self._granularity = 0.5
-
-    def start(
-        self, seconds: float, *, cap: float | None = None, gap: float | None = None
-    ) -> Deadline:
-        """A deadline ``seconds`` from now; ``cap`` and ``gap`` as in :class:`Deadline`
-        (``cap`` in seconds from now too)."""
-        task = asyncio.current_task()
-        assert task is not None  # only called from coroutines of the client
-        loop = task.get_loop()
-        now = loop.time()
-        deadline = Deadline(task, now + seconds, now + (cap or inf), gap)
-        self._active[deadline] = None
-        granularity = min(0.5, seconds / 20)
-        # Re-arm for a finer limit, and when the timer belongs to a loop that has ended
-        # (a client used from a second asyncio.run()).
-        if self._timer is None or granularity < self._granularity or self._timer_loop is not loop:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._granularity = granularity
-            self._timer = loop.call_later(granularity, self._sweep, loop)
-            self._timer_loop = loop
-        return deadline
-
-    def stop(self, deadline: Deadline) -> None:
-        self._active.pop(deadline, None)
-
-    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
-        for deadline in list(self._active):
-            if deadline.at <= now:
-                del self._active[deadline]
-                if not deadline.task.done():
-                    deadline.expired = True
-                    deadline.task.cancel()
-        if self._active:
-            self._timer = loop.call_later(self._granularity, self._sweep, loop)
+        """A chunk of the body arrived: one clock read and a moved timer."""
+        gap = self._gap
+        if gap is None:
+            return
+        when = self._loop.time() + gap
+        cap = self._cap
+        if cap is not None and when >= cap:
+            when, self._fired = cap, "total"
         else:
-            self._timer = None
-            self._granularity = 0.5
+            self._fired = "read"
+        assert self._scope is not None
+        self._scope.reschedule(when)
 
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    @property
+    def expired(self) -> bool:
+        """Did this deadline (not someone else's cancellation) end the attempt?"""
+        return self._scope is not None and self._scope.expired()
+
+    def error(self, endpoint: str) -> WxaTimeoutError:
+        """The timeout error of an expired attempt, naming the limit that fired."""
+        limits = self._limits
+        fired = self._fired
+        if fired == "read":
+            text = f"no data for {limits.gap} s (read limit)"
+        else:
+            seconds = limits.total if fired == "total" else limits.first
+            what = "no complete answer" if self._answered else "no answer"
+            text = f"{what} within {seconds} s ({fired} limit)"
+        return WxaTimeoutError(f"{endpoint}: {text}", endpoint=endpoint)

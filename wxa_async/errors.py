@@ -103,14 +103,18 @@ class WxaDecodeError(WxaTransportError):
 
     ``is_json`` tells the two apart: a body that is not JSON at all (a gateway's HTML
     page, a cut-off body) is transient and retried for idempotent reads; JSON of the
-    wrong shape would come back the same and is not retried.
+    wrong shape would come back the same and is not retried. ``transient`` says whether
+    a retry may help (by default: when the body was not JSON); a body that fails the
+    same way every time (absurd nesting, NaN, over a size limit) is not transient.
     """
 
     def __init__(
-        self, message: str, *, endpoint: str | None = None, is_json: bool = True
+        self, message: str, *, endpoint: str | None = None, is_json: bool = True,
+        transient: bool | None = None,
     ) -> None:
         super().__init__(message, endpoint=endpoint)
         self.is_json = is_json
+        self.transient = not is_json if transient is None else transient
 
 
 class WxaApiError(WxaError):

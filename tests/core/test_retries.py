@@ -238,13 +238,15 @@ async def test_a_second_token_error_surfaces() -> None:
     assert provider.invalidated == [(APPID, f"{TOKEN}-1")]
 
 
-async def test_static_provider_surfaces_the_token_error_after_one_retry() -> None:
+async def test_static_provider_surfaces_the_token_error_without_sending_it_again() -> None:
     service = FakeService().reply(*[{"errcode": 40001, "errmsg": "invalid credential"}] * 5)
     provider = StaticTokenProvider({APPID: TOKEN})
     async with make_client(service, token_provider=provider) as client:
         with pytest.raises(WxaTokenError):
             await call(client, "get_page")
-    assert [r.params["access_token"] for r in service.requests] == [TOKEN, TOKEN]
+        assert client.retry_counts["token"] == 0
+    # It cannot refresh: the same token again would only be rejected again.
+    assert [r.params["access_token"] for r in service.requests] == [TOKEN]
 
 
 async def test_token_refresh_does_not_use_up_retries(sleeps: SleepRecorder) -> None:

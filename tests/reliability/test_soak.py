@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.support.soak import run_soak
-from wxa_async import WxaClient
+from wxa_async import RetryPolicy, WxaError
 
 FAULT_KINDS = {"busy", "http_502", "not_json", "latency", "drop"}
 
@@ -36,19 +37,17 @@ async def test_soak(transport: str) -> None:
     assert report.open_connections == report.pending_tasks == report.resource_warnings == 0
 
 
-async def test_the_soak_detects_a_client_that_repeats_mutations(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_the_soak_detects_a_client_that_repeats_mutations() -> None:
     # A client that retries everything re-sends mutations whose answer was lost *after*
     # the change was made: the soak must see the double application.
-    def retry_everything(
-        self: WxaClient, endpoint: Any, exc: Exception, attempt: int, elapsed: float
-    ) -> float | None:
-        return 0.001 if attempt < 3 else None
+    @attrs.frozen
+    class RetryEverything(RetryPolicy):
+        def retryable(self, endpoint: Any, exc: WxaError) -> bool:
+            return True
 
-    monkeypatch.setattr(WxaClient, "_retry_delay", retry_everything)
     report = await run_soak(transport="aiohttp", calls=600, apps=100, fault_rate=0.3,
-                            after_apply_rate=1.0, latency=0.01)
+                            after_apply_rate=1.0, latency=0.01, max_retries=3,
+                            retry=RetryEverything(base_delay=0.001, max_delay=0.001))
     assert report.max_applied > 1
     assert report.checks["no_mutation_applied_twice"] is False
     assert not report.ok

@@ -13,15 +13,14 @@ import dataclasses
 import inspect
 import json
 import socket
-import types
+import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 
-from wxa_async import StaticTokenProvider, Timeout, WxaClient
-from wxa_async import client as client_module
+from wxa_async import RetryPolicy, StaticTokenProvider, Timeout, WxaClient
 from wxa_async.testing import BytesResponse, HttpRequest, MockTransport
 
 APPID = "wxAPPID"
@@ -97,8 +96,11 @@ class FakeService:
 
 
 def make_client(service: FakeService, **options: Any) -> WxaClient:
+    """A client on ``service``; with a :class:`SleepRecorder` installed, its policy."""
     options.setdefault("base_url", BASE_URL)
     options.setdefault("token_provider", StaticTokenProvider({APPID: TOKEN}))
+    if _RECORDER is not None:
+        options.setdefault("retry", _RECORDER.policy())
     return WxaClient(transport=service.transport, **options)
 
 
@@ -121,26 +123,33 @@ class RefreshingTokenProvider:
         if token == self.current():  # compare-and-clear
             self.generation += 1
 
+    async def get_component_token(self) -> str:
+        return f"COMPONENT-{self.current()}"
+
+    async def invalidate_component_token(self, token: str) -> None:
+        await self.invalidate("component", token.removeprefix("COMPONENT-"))
+
 
 class SleepRecorder:
-    """Stands in for the ``asyncio`` module inside ``wxa_async.client`` only: records
-    each retry delay and yields instead of waiting. Everything else is real asyncio."""
+    """The sleep of a :class:`RetryPolicy`: records each retry delay and yields instead
+    of waiting. ``install`` makes it the one :func:`make_client` injects for the test."""
 
     def __init__(self) -> None:
         self.delays: list[float] = []
 
+    async def sleep(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0)
+
+    def policy(self, **fields: Any) -> RetryPolicy:
+        return RetryPolicy(sleep=self.sleep, **fields)
+
     def install(self, monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
-        recorder = self
-
-        async def sleep(delay: float, result: Any = None) -> Any:
-            recorder.delays.append(delay)
-            return await asyncio.sleep(0, result)
-
-        proxy = types.ModuleType("asyncio_with_recorded_sleep")
-        proxy.__dict__.update(vars(asyncio))
-        proxy.sleep = sleep  # type: ignore[attr-defined]
-        monkeypatch.setattr(client_module, "asyncio", proxy)
+        monkeypatch.setattr(sys.modules[__name__], "_RECORDER", self)
         return self
+
+
+_RECORDER: SleepRecorder | None = None
 
 
 def lazy_chunks(total: int, chunk: int = 64 * 1024) -> Iterator[bytes]:

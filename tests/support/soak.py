@@ -44,12 +44,11 @@ from typing import Any, Literal
 
 import attrs
 
-from wxa_async import ENDPOINTS, MiniProgram
+from wxa_async import ENDPOINTS, MiniProgram, RetryPolicy, is_ambiguous
 from wxa_async.client import WxaClient
 from wxa_async.errors import (
     WxaApiError,
     WxaError,
-    WxaSystemBusyError,
     WxaTransportError,
 )
 from wxa_async.testing.emulator import Emulator, running_server
@@ -168,13 +167,6 @@ def _failure_key(exc: BaseException) -> str:
     if isinstance(exc, WxaTransportError) and exc.status_code is not None:
         return f"HTTP {exc.status_code}"
     return type(exc).__name__
-
-
-def _ambiguous(exc: BaseException) -> bool:
-    """May this failed mutation have been applied? (see the README, Reliability)"""
-    if isinstance(exc, WxaSystemBusyError):
-        return True  # -1 may come after the change was made
-    return isinstance(exc, WxaTransportError) and exc.request_sent
 
 
 def make_transport(name: TransportName) -> Transport:
@@ -315,7 +307,7 @@ class _Run:
             ok, outcome = await self.call(app, name, mutation=True, **kwargs)
             if ok:
                 break
-            if probe is None or not _ambiguous(outcome):
+            if probe is None or not is_ambiguous(outcome):
                 break  # a definite answer (an errcode): it was not applied
             applied = await probe()
             if applied is None:  # the probe failed too: the outcome stays unknown
@@ -423,6 +415,7 @@ async def run_soak(
     expire_tokens_at: float = 0.5,
     tokens: Literal["component", "issued"] = "component",
     max_retries: int = 6,
+    retry: RetryPolicy | None = None,
     workers: int = 64,
     time_limit: float = 300.0,
     quiet: bool = True,
@@ -432,8 +425,8 @@ async def run_soak(
     ``fault_rate``: share of requests that get a random fault (busy -1, HTTP 502,
     non-JSON body, dropped connection, latency spike of ``latency`` seconds), of which
     ``after_apply_rate`` are injected after the request was applied. ``max_retries``:
-    the client's retries of an idempotent read; with 4 of the 5 fault kinds failing an
-    attempt, a read fails only if ``max_retries + 1`` attempts in a row fail, with
+    the client's retries of an idempotent read (``retry``: the client's policy, if
+    not the default); with 4 of the 5 fault kinds failing an attempt, a read fails only if ``max_retries + 1`` attempts in a row fail, with
     probability ``(0.8 * fault_rate) ** (max_retries + 1)``: at 5 % and 6 retries,
     1.6e-10 per read. ``workers`` mini programs run their scripts at once; the client's
     own concurrency gate is the transport's default. ``quiet`` silences uvicorn's
@@ -464,7 +457,7 @@ async def run_soak(
                 run = await _drive(
                     emu, base_url, transport, states, calls, fault_rate, after_apply_rate,
                     latency, seed, expire_tokens_at, tokens, max_retries, workers,
-                    time_limit, secret, ticket, rss, objects, fault_log,
+                    time_limit, secret, ticket, rss, objects, fault_log, retry,
                 )
                 open_connections = await _settle(port)
             gc.collect()
@@ -487,7 +480,7 @@ async def _drive(
     fault_rate: float, after_apply_rate: float, latency: float, seed: int,
     expire_tokens_at: float, tokens: str, max_retries: int, workers: int,
     time_limit: float, secret: str, ticket: str, rss: list[int], objects: list[int],
-    fault_log: list[int],
+    fault_log: list[int], retry: RetryPolicy | None,
 ) -> _Run:
     client_transport = make_transport(transport)
     token_transport = make_transport(transport)
@@ -500,7 +493,8 @@ async def _drive(
         )
     else:
         provider = _IssuedTokens(emu)
-    client = WxaClient(provider, base_url, client_transport, max_retries=max_retries)
+    client = WxaClient(provider, base_url, client_transport, max_retries=max_retries,
+                       retry=retry or RetryPolicy())
     run = _Run(client, emu, calls, max(int(calls * expire_tokens_at), 1))
     apps = [
         _App(state.appid, client.app(state.appid), random.Random(f"{seed}:{state.appid}"))

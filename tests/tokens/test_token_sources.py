@@ -60,7 +60,7 @@ async def test_refresh_tokens_and_ticket_read_from_stores_given_for_them() -> No
 def test_a_source_of_the_wrong_kind_is_refused_at_construction(argument: str) -> None:
     with pytest.raises(WxaValidationError, match=argument):
         ComponentTokenProvider(component_appid=COMPONENT, component_appsecret="s",
-                               **{argument: 42}, transport=MockTransport(_never))
+                               **{argument: 42}, transport=MockTransport(_never))  # type: ignore[arg-type]
 
 
 async def _never(request: object) -> BytesResponse:

@@ -317,11 +317,17 @@ async def test_repr_shows_no_secrets() -> None:
     assert_no_secrets(repr(provider))
 
 
-async def test_closes_only_what_it_opened() -> None:
+async def test_closes_its_transport_unless_told_not_to() -> None:
     provider, _, transport = make()
     async with provider:
         await provider.get_token("wxapp0001")
-    assert not transport.closed  # the caller's transport stays open
+    assert transport.closed  # given, yet closed: as httpx and aiohttp do
+    await provider.aclose()  # closing twice is harmless
+
+    kept, _, shared = make(close_transport=False)
+    async with kept:
+        await kept.get_token("wxapp0001")
+    assert not shared.closed  # a transport shared with others stays open
     with pytest.raises(WxaError, match="closed"):
         await provider.get_token("wxapp0002")
 

@@ -111,16 +111,17 @@ async def test_json_error_instead_of_an_image_over_a_socket(server: LoopbackServ
 
 
 async def test_502_is_a_transport_error_and_reads_are_retried(
-    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+    server: LoopbackServer,
 ) -> None:
-    SleepRecorder().install(monkeypatch)
+    sleeps = SleepRecorder()
     server.routes["/wxa/get_category"] = serve_bytes(b"<html>bad gateway</html>", "text/html",
                                                      status=502)
-    async with client_for(server.url) as client:
+    async with client_for(server.url, retry=sleeps.policy()) as client:
         with pytest.raises(WxaTransportError) as caught:
             await client.app(APPID).get_category()
     assert caught.value.status_code == 502
     assert len(server.requests) == 4  # 1 + the default 3 retries
+    assert len(sleeps.delays) == 3
 
 
 async def test_connection_refused_was_never_sent() -> None:
@@ -191,9 +192,11 @@ async def test_a_callers_httpx_client_is_left_open_for_the_caller(
             transport=transport,
         ) as client:
             await client.app(APPID).get_page()
-        assert not own.is_closed  # a transport given to the client is not the client's
-        await transport.aclose()
-        assert not own.is_closed  # nor the transport's: the httpx client is the caller's
+        # The client closed the transport it was given, and the transport left the
+        # httpx client it was given open: that one is the caller's.
+        assert not own.is_closed
+        await transport.aclose()  # closing twice is harmless
+        assert not own.is_closed
     assert await server.wait_all_closed() == 0
 
 
@@ -216,7 +219,7 @@ async def test_lanes_one_connection_each_kept_warm_and_shared_fairly(
     assert transport.default_concurrency == 4
     tokens = StaticTokenProvider({APPID: TOKEN})
     try:
-        async with WxaClient(tokens, server.url, transport) as client:
+        async with WxaClient(tokens, server.url, transport, close_transport=False) as client:
             app = client.app(APPID)
             for _ in range(5):
                 await app.get_page()

@@ -1,13 +1,16 @@
 """The endpoint tables, one module per area of the API, and what a table line is."""
 
 from ._code import CodeEndpoints
-from ._spec import BinaryEndpoint, BoundBinaryCall, BoundCall, Endpoint, EndpointSpec
+from ._component import ComponentApi
+from ._spec import Auth, BinaryEndpoint, BoundBinaryCall, BoundCall, Endpoint, EndpointSpec
 
 __all__ = [
+    "Auth",
     "BinaryEndpoint",
     "BoundBinaryCall",
     "BoundCall",
     "CodeEndpoints",
+    "ComponentApi",
     "Endpoint",
     "EndpointSpec",
 ]

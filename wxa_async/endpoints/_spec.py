@@ -19,12 +19,22 @@ from ..models import NoArguments, WxaRequest, WxaResponse
 if TYPE_CHECKING:
     from .._handle import Handle
 
-__all__ = ["BinaryEndpoint", "BoundBinaryCall", "BoundCall", "Endpoint", "EndpointSpec"]
+__all__ = [
+    "Auth",
+    "BinaryEndpoint",
+    "BoundBinaryCall",
+    "BoundCall",
+    "Endpoint",
+    "EndpointSpec",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=WxaResponse)
 
 Dest = str | os.PathLike[str] | IO[bytes]
+#: Which access token a line sends: an authorizer's (``client.app(appid)``), the
+#: platform's component token (``client.component()``), or none.
+Auth = Literal["authorizer", "component"] | None
 
 
 class EndpointSpec:
@@ -41,12 +51,16 @@ class EndpointSpec:
         response: type[WxaResponse],
         *,
         idempotent: bool,
+        auth: Auth = "authorizer",
+        auth_param: str = "access_token",
     ) -> None:
         self.method = method
         self.path = path
         self.request = request
         self.response = response
         self.idempotent = idempotent
+        self.auth = auth
+        self.auth_param = auth_param
         self._no_arguments: tuple[dict[str, str], bytes | None] | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -86,8 +100,13 @@ class Endpoint(EndpointSpec, Generic[P, R]):
         response: type[R],
         *,
         idempotent: bool,
+        auth: Auth = "authorizer",
+        auth_param: str = "access_token",
     ) -> None:
-        super().__init__(method, path, request, response, idempotent=idempotent)
+        super().__init__(
+            method, path, request, response, idempotent=idempotent, auth=auth,
+            auth_param=auth_param,
+        )
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> Endpoint[P, R]: ...
@@ -107,9 +126,10 @@ class BinaryEndpoint(EndpointSpec, Generic[P]):
     binary = True
 
     def __init__(
-        self, method: Literal["GET", "POST"], path: str, request: Callable[P, WxaRequest]
+        self, method: Literal["GET", "POST"], path: str, request: Callable[P, WxaRequest],
+        *, auth: Auth = "authorizer",
     ) -> None:
-        super().__init__(method, path, request, WxaResponse, idempotent=True)
+        super().__init__(method, path, request, WxaResponse, idempotent=True, auth=auth)
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> BinaryEndpoint[P]: ...
@@ -134,7 +154,7 @@ class BoundCall(Generic[P, R]):
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         request = self._endpoint.request(*args, **kwargs)
-        result = await self._app.client._execute(self._app.appid, self._endpoint, request, None)
+        result = await self._app._call(self._endpoint, request, None)
         return result  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
@@ -155,7 +175,7 @@ class BoundBinaryCall(Generic[P]):
 
         request = self._endpoint.request(*args, **kwargs)
         sink = BytesSink()
-        await self._app.client._execute(self._app.appid, self._endpoint, request, sink)
+        await self._app._call(self._endpoint, request, sink)
         return sink.value()
 
     async def to_file(self, dest: Dest, /, *args: P.args, **kwargs: P.kwargs) -> int:
@@ -167,9 +187,7 @@ class BoundBinaryCall(Generic[P]):
         request = self._endpoint.request(*args, **kwargs)
         sink = open_sink(dest)
         try:
-            written: int = await self._app.client._execute(
-                self._app.appid, self._endpoint, request, sink
-            )
+            written: int = await self._app._call(self._endpoint, request, sink)
         except BaseException:
             sink.abort()
             raise

@@ -32,17 +32,27 @@ from ._code import (
     UvItem,
     VersionInfoResponse,
 )
+from ._component import (
+    AuthorizerTokenRequest,
+    AuthorizerTokenResponse,
+    ComponentTokenRequest,
+    ComponentTokenResponse,
+)
 
 __all__ = [
     "AddQrcodeJumpRequest",
     "AuditIdRequest",
     "AuditItem",
     "AuditStatusResponse",
+    "AuthorizerTokenRequest",
+    "AuthorizerTokenResponse",
     "Category",
     "CategoryListResponse",
     "ChangeVisitStatusRequest",
     "CodePrivacyInfoResponse",
     "CommitRequest",
+    "ComponentTokenRequest",
+    "ComponentTokenResponse",
     "ExpInfo",
     "GetQrcodeRequest",
     "GrayReleasePlan",

@@ -19,9 +19,10 @@ from typing import Any, TextIO
 import attrs
 
 from .._handle import MiniProgram
+from .._retry import is_ambiguous
 from ..bulk import Outcome, bulk
 from ..client import WxaClient
-from ..errors import WxaApiError, WxaError, WxaSystemBusyError, WxaTransportError
+from ..errors import WxaApiError, WxaError, WxaTransportError
 from ..push._callback import CallbackHandler
 from ..push._crypto import MessageCrypto
 from ..push._events import AuditFailEvent, AuditSuccessEvent, Event
@@ -83,13 +84,6 @@ def _error_key(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _ambiguous(exc: BaseException) -> bool:
-    """The mutation may or may not have been applied: the answer was lost."""
-    if isinstance(exc, WxaTransportError):
-        return exc.request_sent
-    return isinstance(exc, WxaSystemBusyError)
-
-
 Operation = Callable[[MiniProgram], Awaitable[Any]]
 Check = Callable[[MiniProgram], Awaitable[bool]]
 
@@ -119,7 +113,7 @@ class _Runner:
                 await operation(app)
                 return "ok"
             except WxaError as exc:
-                if applied is None or not _ambiguous(exc):
+                if applied is None or not is_ambiguous(exc):
                     raise
                 if await applied(app):
                     return "recovered"

@@ -16,41 +16,33 @@ cancel the refresh the others wait on.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from functools import partial
 from typing import Any
 
-from ..errors import (
-    WxaDecodeError,
-    WxaError,
-    WxaTimeoutError,
-    WxaTokenError,
-    WxaTransportError,
-    WxaValidationError,
-    raise_for_errcode,
+from .._retry import RetryPolicy
+from .._wire import CallOptions, ComponentCredential, Credential, Wire
+from ..endpoints import ComponentApi, EndpointSpec
+from ..errors import WxaDecodeError, WxaError, WxaValidationError
+from ..models import (
+    AuthorizerTokenRequest,
+    AuthorizerTokenResponse,
+    ComponentTokenRequest,
+    ComponentTokenResponse,
+    WxaRequest,
 )
-from ..transports._base import HttpRequest, Timeout, Transport
+from ..transports._base import Timeout, Transport
 from ._stores import MemoryTokenStore, TokenStore, set_if_newer
 
 __all__ = ["ComponentTokenProvider"]
-
-_NOT_JSON: Any = object()
 
 TicketSource = str | Callable[[], Awaitable[str | None]] | TokenStore | None
 RefreshTokenSource = (
     Mapping[str, str] | Callable[[str], Awaitable[str | None]] | TokenStore | None
 )
 
-_COMPONENT_ENDPOINT = "api_component_token"
-_AUTHORIZER_ENDPOINT = "api_authorizer_token"
-#: The component API's paths, by endpoint name; the emulator serves the same ones.
-COMPONENT_PATHS = {
-    name: f"/cgi-bin/component/{name}" for name in (_COMPONENT_ENDPOINT, _AUTHORIZER_ENDPOINT)
-}
 _TIMEOUT = Timeout(connect=5.0, read=10.0, total=20.0)
-_HEADERS = {"Content-Type": "application/json"}
 
 
 class _Cached:
@@ -98,7 +90,9 @@ class ComponentTokenProvider:
     ``store`` defaults to a :class:`~wxa_async.MemoryTokenStore` (one process); give a
     shared one (:class:`~wxa_async.RedisTokenStore`) to refresh each token once across
     processes and to keep refresh tokens and the ticket across restarts. The store is
-    not closed by the provider; the transport is, if the provider created it.
+    not closed by the provider; the transport is, also one it is given, unless
+    ``close_transport=False``. Calls go through the same wire path as the client's:
+    ``timeout`` and ``retry`` (a :class:`~wxa_async.RetryPolicy`) apply to them.
 
     Tokens are refreshed ``refresh_margin`` seconds before they expire (at most half
     their lifetime early). ``clock`` gives seconds on the wall clock: due times are
@@ -119,6 +113,9 @@ class ComponentTokenProvider:
         refresh_margin: float = 300.0,
         lock_ttl: float = 30.0,
         clock: Callable[[], float] = time.time,
+        timeout: Timeout | float | None = _TIMEOUT,
+        retry: RetryPolicy | None = None,
+        close_transport: bool = True,
     ) -> None:
         if not component_appid or not component_appsecret:
             raise WxaValidationError("component_appid and component_appsecret are required")
@@ -138,7 +135,9 @@ class ComponentTokenProvider:
         self._refresh_tokens = refresh_tokens
         self._base_url = base_url.rstrip("/")
         self._transport = transport
-        self._owns_transport = transport is None
+        self._close_transport = close_transport or transport is None
+        self._wire: Wire | None = None
+        self._options = CallOptions(Timeout.coerce(timeout), retry or RetryPolicy())
         self._store: TokenStore = store if store is not None else MemoryTokenStore(clock=clock)
         # Where the two long-lived secrets live: a store given for them, else `store`.
         self._ticket_store = verify_ticket if isinstance(verify_ticket, TokenStore) else self._store
@@ -177,6 +176,21 @@ class ComponentTokenProvider:
         cached = self._cache.get(appid)
         if cached is not None and cached.token == token:
             del self._cache[appid]
+
+    async def get_component_token(self) -> str:
+        """The platform's component access token, refreshed when it is due."""
+        cached = self._component
+        if cached is not None and cached.refresh_at > self._clock():
+            return cached.token
+        return await self._flight(None, self._load_component)
+
+    async def invalidate_component_token(self, token: str) -> None:
+        """Forget the component ``token`` if it is still the current one (here and in
+        the store); a newer token fetched meanwhile is kept."""
+        await self._forget(self._component_key, token)
+        cached = self._component
+        if cached is not None and cached.token == token:
+            self._component = None
 
     # -- what the platform pushes and what must persist ----------------------------
 
@@ -258,12 +272,6 @@ class ComponentTokenProvider:
         self._component = cached
         return cached.token
 
-    async def _component_token(self) -> str:
-        cached = self._component
-        if cached is not None and cached.refresh_at > self._clock():
-            return cached.token
-        return await self._flight(None, self._load_component)
-
     async def _forget(self, key: str, token: str) -> None:
         stored = await self._store.get(key)
         if stored is not None:
@@ -274,41 +282,24 @@ class ComponentTokenProvider:
     # -- the wire ------------------------------------------------------------------
 
     async def _fetch_component(self) -> tuple[str, float]:
-        payload = await self._post(_COMPONENT_ENDPOINT, {}, {
-            "component_appid": self._appid,
-            "component_appsecret": self._secret,
-            "component_verify_ticket": await self._verify_ticket(),
-        })
-        return _text(payload, "component_access_token", _COMPONENT_ENDPOINT), _lifetime(
-            payload, _COMPONENT_ENDPOINT
-        )
+        request = ComponentTokenRequest(self._appid, self._secret, await self._verify_ticket())
+        answer = await self._call(ComponentApi.api_component_token, request, None)
+        assert isinstance(answer, ComponentTokenResponse)
+        return _token(answer.component_access_token, "component_access_token",
+                      answer.expires_in, "api_component_token")
 
     async def _fetch_authorizer(self, appid: str) -> tuple[str, float]:
         refresh_token = await self._refresh_token(appid)
-        body = {
-            "component_appid": self._appid,
-            "authorizer_appid": appid,
-            "authorizer_refresh_token": refresh_token,
-        }
-        component_token = await self._component_token()
-        try:
-            payload = await self._post(
-                _AUTHORIZER_ENDPOINT, {"component_access_token": component_token}, body
-            )
-        except WxaTokenError:
-            # Our component token was voided (another deployment fetched a new one):
-            # drop it, compare-and-clear, and try once more with a fresh one.
-            await self._forget(self._component_key, component_token)
-            cached = self._component
-            if cached is not None and cached.token == component_token:
-                self._component = None
-            component_token = await self._component_token()
-            payload = await self._post(
-                _AUTHORIZER_ENDPOINT, {"component_access_token": component_token}, body
-            )
-        token = _text(payload, "authorizer_access_token", _AUTHORIZER_ENDPOINT)
-        expires_in = _lifetime(payload, _AUTHORIZER_ENDPOINT)
-        rotated = payload.get("authorizer_refresh_token")
+        request = AuthorizerTokenRequest(self._appid, appid, refresh_token)
+        # A component token voided meanwhile (another deployment fetched a new one) is
+        # dropped, compare-and-clear, and the call made once more with a fresh one.
+        answer = await self._call(
+            ComponentApi.api_authorizer_token, request, ComponentCredential(self)
+        )
+        assert isinstance(answer, AuthorizerTokenResponse)
+        token, expires_in = _token(answer.authorizer_access_token, "authorizer_access_token",
+                                   answer.expires_in, "api_authorizer_token")
+        rotated = answer.authorizer_refresh_token
         if isinstance(rotated, str) and rotated and rotated != refresh_token:
             # Persist before anything else can fail: losing it means re-authorization.
             await self._refresh_store.set(self._refresh_ns + appid, rotated, None)
@@ -342,48 +333,19 @@ class ComponentTokenProvider:
             raise WxaError(f"no authorizer refresh token for appid {appid!r}")
         return token
 
-    async def _post(
-        self, endpoint: str, params: Mapping[str, str], body: Mapping[str, str]
-    ) -> dict[str, Any]:
-        if self._transport is None:
-            from ..transports._httpx import HttpxTransport
+    async def _call(
+        self, endpoint: EndpointSpec, request: WxaRequest, credential: Credential | None
+    ) -> Any:
+        wire = self._wire
+        if wire is None:
+            transport = self._transport
+            if transport is None:
+                from ..transports._httpx import HttpxTransport
 
-            self._transport = HttpxTransport()
-        request = HttpRequest(
-            "POST",
-            f"{self._base_url}{COMPONENT_PATHS[endpoint]}",
-            params=params,
-            content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-            headers=_HEADERS,
-            timeout=_TIMEOUT,
-        )
-        try:
-            async with asyncio.timeout(_TIMEOUT.total):
-                response = await self._transport.send(request)
-                try:
-                    if response.status_code != 200:
-                        raise WxaTransportError(
-                            f"HTTP {response.status_code}",
-                            endpoint=endpoint,
-                            status_code=response.status_code,
-                        )
-                    raw = await response.read()
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            raise WxaTimeoutError("timed out (total)", endpoint=endpoint) from None
-        try:
-            payload = json.loads(raw)
-        except (ValueError, RecursionError):
-            payload = _NOT_JSON
-        if payload is _NOT_JSON:
-            # Raised outside the except block: the JSONDecodeError holds the body (which
-            # may hold a token) and must not ride along as __context__.
-            raise WxaDecodeError("answer is not JSON", endpoint=endpoint)
-        raise_for_errcode(payload, endpoint)
-        if not isinstance(payload, dict):
-            raise WxaDecodeError("answer is not a JSON object", endpoint=endpoint)
-        return payload
+                transport = self._transport = HttpxTransport()
+            wire = self._wire = Wire(transport, self._base_url, transport.default_concurrency)
+        params, content = endpoint.encode(request)
+        return await wire.call(self._options, endpoint, params, content, credential, None)
 
     # -- closing -------------------------------------------------------------------
 
@@ -394,9 +356,9 @@ class ComponentTokenProvider:
         for task in flights:
             task.cancel()
         await asyncio.gather(*flights, return_exceptions=True)
-        if self._owns_transport and self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        transport, self._transport, self._wire = self._transport, None, None
+        if self._close_transport and transport is not None:
+            await transport.aclose()
 
     async def __aenter__(self) -> ComponentTokenProvider:
         return self
@@ -411,15 +373,9 @@ class ComponentTokenProvider:
         )
 
 
-def _text(payload: Mapping[str, Any], name: str, endpoint: str) -> str:
-    value = payload.get(name)
-    if not isinstance(value, str) or not value:
+def _token(token: str, name: str, expires_in: float, endpoint: str) -> tuple[str, float]:
+    if not token:
         raise WxaDecodeError(f"{name} missing from the answer", endpoint=endpoint)
-    return value
-
-
-def _lifetime(payload: Mapping[str, Any], endpoint: str) -> float:
-    value = payload.get("expires_in")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if not expires_in > 0:
         raise WxaDecodeError("expires_in missing or not a positive number", endpoint=endpoint)
-    return float(value)
+    return token, float(expires_in)

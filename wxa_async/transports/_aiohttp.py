@@ -30,24 +30,27 @@ _URL_CACHE_SIZE = 256
 # aiohttp errors can carry the request (its URL holds the token) and their text may show
 # it, so only the type name is kept, and the translated error is raised outside the
 # `except` block: nothing of the aiohttp error stays reachable through __context__.
-def _translate(exc: BaseException) -> WxaTransportError:
+def _translate(exc: BaseException, host: str) -> WxaTransportError:
     name = type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         # Raised while waiting for a pooled connection or connecting: nothing was sent.
-        return WxaTimeoutError(f"timed out ({name})", request_sent=False)
+        return WxaTimeoutError(f"{host}: timed out ({name})", request_sent=False)
     if isinstance(exc, TimeoutError):
-        return WxaTimeoutError(f"timed out ({name})", request_sent=True)
+        return WxaTimeoutError(f"{host}: timed out ({name})", request_sent=True)
     # ClientConnectorError covers refused, unreachable and DNS failures: the connection
     # never opened, so the request never left.
     never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-    return WxaTransportError(f"connection failed ({name})", request_sent=not never_sent)
+    return WxaTransportError(
+        f"connection to {host} failed ({name})", request_sent=not never_sent
+    )
 
 
 class _AiohttpResponse:
-    __slots__ = ("_response",)
+    __slots__ = ("_host", "_response")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, host: str) -> None:
         self._response = response
+        self._host = host
 
     @property
     def status_code(self) -> int:
@@ -61,7 +64,7 @@ class _AiohttpResponse:
         try:
             return await self._response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            error = _translate(exc)
+            error = _translate(exc, self._host)
         raise error
 
     async def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
@@ -69,7 +72,7 @@ class _AiohttpResponse:
             async for chunk in self._response.content.iter_chunked(chunk_size):
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
-            error = _translate(exc)
+            error = _translate(exc, self._host)
         else:
             return
         raise error
@@ -146,16 +149,17 @@ class AiohttpTransport:
 
     async def send(self, request: HttpRequest) -> _AiohttpResponse:
         session = self._get_session()
+        url = self._url(request)
         try:
             response = await session.request(
-                request.method, self._url(request), data=request.content,
+                request.method, url, data=request.content,
                 headers=request.headers, timeout=self._timeout(request.timeout),
                 allow_redirects=False, raise_for_status=False,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            error = _translate(exc)
+            error = _translate(exc, url.host or "")
         else:
-            return _AiohttpResponse(response)
+            return _AiohttpResponse(response, url.host or "")
         raise error
 
     async def aclose(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import ssl
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -53,13 +54,21 @@ _REDACT_TOKENS = _RedactTokens()
 # httpx errors carry the request (its URL holds the token) and their text may show it, so
 # only the type name is kept, and the translated error is raised outside the `except`
 # block: nothing of the httpx error stays reachable through __cause__ or __context__.
-def _translate(exc: httpx.HTTPError, *, sent: bool) -> WxaTransportError:
+def _translate(exc: httpx.HTTPError, host: str, *, sent: bool) -> WxaTransportError:
     name = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-        return WxaTimeoutError(f"timed out ({name})", request_sent=sent and not never_sent)
+        return WxaTimeoutError(
+            f"{host}: timed out ({name})", request_sent=sent and not never_sent
+        )
     never_sent = isinstance(exc, httpx.ConnectError)
-    return WxaTransportError(f"connection failed ({name})", request_sent=sent and not never_sent)
+    return WxaTransportError(
+        f"connection to {host} failed ({name})", request_sent=sent and not never_sent
+    )
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or ""
 
 
 # httpcore cleans up after a cancelled request with anyio's shielded scopes, which do
@@ -189,10 +198,11 @@ class _Lanes(httpx.AsyncBaseTransport):
 
 
 class _HttpxResponse:
-    __slots__ = ("_response",)
+    __slots__ = ("_host", "_response")
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, host: str) -> None:
         self._response = response
+        self._host = host
 
     @property
     def status_code(self) -> int:
@@ -206,7 +216,7 @@ class _HttpxResponse:
         try:
             return await self._response.aread()
         except httpx.HTTPError as exc:
-            error = _translate(exc, sent=True)
+            error = _translate(exc, self._host, sent=True)
         raise error
 
     async def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
@@ -220,7 +230,7 @@ class _HttpxResponse:
                 for start in range(0, len(chunk), chunk_size):  # a decompressed burst
                     yield chunk[start : start + chunk_size]
         except httpx.HTTPError as exc:
-            error = _translate(exc, sent=True)
+            error = _translate(exc, self._host, sent=True)
         else:
             return
         raise error
@@ -260,6 +270,7 @@ class HttpxTransport:
             )
         self._client = client
         self._timeouts: dict[Timeout, httpx.Timeout] = {}
+        self._closed = False
 
     def _timeout(self, timeout: Timeout) -> httpx.Timeout:
         # Built once per distinct Timeout, not per call.
@@ -273,6 +284,8 @@ class HttpxTransport:
         return cached
 
     async def send(self, request: HttpRequest) -> _HttpxResponse:
+        if self._closed:
+            raise WxaTransportError("the transport is closed", request_sent=False)
         extra: dict[str, Any] = {}
         if request.content is not None:
             extra["content"] = request.content
@@ -283,12 +296,17 @@ class HttpxTransport:
             )
             response = await self._client.send(built, stream=True)
         except httpx.HTTPError as exc:
-            error = _translate(exc, sent=True)
+            error = _translate(exc, _host(request.url), sent=True)
         else:
-            return _HttpxResponse(response)
+            return _HttpxResponse(response, built.url.host)
         raise error
 
     async def aclose(self) -> None:
+        """Close the pool this transport made; one it was given stays open. Closing
+        twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
         if self._owns_client:
             await self._client.aclose()
 

@@ -30,7 +30,7 @@ import attrs
 
 from ..._converter import converter
 from ..._handle import ENDPOINTS
-from ...endpoints import EndpointSpec
+from ...endpoints import ComponentApi, EndpointSpec
 from ...errors import WxaValidationError
 from ...models import (
     Category,
@@ -38,7 +38,6 @@ from ...models import (
 )
 from ...push._crypto import MessageCrypto
 from ...push._xml import render_event_xml
-from ...tokens._component import COMPONENT_PATHS
 from ._answers import (
     Answer,
     _error,
@@ -64,7 +63,11 @@ from ._state import (
 
 _log = logging.getLogger("wxa_async.emulator")
 
-# The client's own paths for the component API: written once, in _component.
+# The component API's paths, from the same table the token provider calls.
+COMPONENT_PATHS = {
+    spec.name: f"/{spec.path}"
+    for spec in (ComponentApi.api_component_token, ComponentApi.api_authorizer_token)
+}
 _COMPONENT_ENDPOINTS = {path: name for name, path in COMPONENT_PATHS.items()}
 _SYSTEM_OPENID = "od1P50M-fNQI5Gcq-trm4a7apsU8"  # the sender WeChat's docs show
 

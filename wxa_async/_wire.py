@@ -1,0 +1,266 @@
+"""The one call path: every endpoint call, JSON or binary, from any handle or provider.
+
+:meth:`Wire.call` runs the attempt loop (token lookup, the concurrency gate, retries by
+the :class:`~wxa_async.RetryPolicy`), one attempt under its :class:`Deadline`, the read
+of the answer and the errcode -> error mapping. The client and the component-token
+provider each hold a :class:`Wire`; what varies per call (time limits, retries) comes
+in a :class:`CallOptions`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._converter import decode_response
+from ._deadline import Deadline, Limits
+from ._retry import RetryPolicy
+from ._sinks import Sink
+from .endpoints import EndpointSpec
+from .errors import (
+    WxaDecodeError,
+    WxaSystemBusyError,
+    WxaTokenError,
+    WxaTransportError,
+    raise_for_errcode,
+)
+from .transports._base import HttpRequest, HttpResponse, Timeout, Transport
+
+if TYPE_CHECKING:
+    from .tokens._protocol import TokenProvider
+
+__all__ = [
+    "AuthorizerCredential", "CallOptions", "ComponentCredential", "Credential", "Wire",
+]
+
+_log = logging.getLogger("wxa_async")
+
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+_NO_HEADERS: dict[str, str] = {}
+# An error answer to a binary endpoint is a small JSON object; never buffer more.
+_MAX_ERROR_BODY = 1 << 20
+_NOT_JSON: Any = object()
+
+
+class Credential(Protocol):
+    """Where a call's token comes from, and how a rejected one is dropped
+    (compare-and-clear, as :class:`~wxa_async.TokenProvider` does)."""
+
+    async def get(self) -> str: ...
+
+    async def invalidate(self, token: str) -> None: ...
+
+
+class AuthorizerCredential:
+    """The authorizer access token of ``appid`` from a token provider."""
+
+    __slots__ = ("appid", "provider")
+
+    def __init__(self, provider: TokenProvider, appid: str) -> None:
+        self.provider = provider
+        self.appid = appid
+
+    async def get(self) -> str:
+        return await self.provider.get_token(self.appid)
+
+    async def invalidate(self, token: str) -> None:
+        await self.provider.invalidate(self.appid, token)
+
+
+class ComponentCredential:
+    """The component access token from a token provider."""
+
+    __slots__ = ("provider",)
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self.provider = provider
+
+    async def get(self) -> str:
+        return await self.provider.get_component_token()
+
+    async def invalidate(self, token: str) -> None:
+        await self.provider.invalidate_component_token(token)
+
+
+class CallOptions:
+    """What one client (or ``with_options`` view) applies to each call."""
+
+    __slots__ = ("limits", "retry", "timeout")
+
+    def __init__(self, timeout: Timeout, retry: RetryPolicy) -> None:
+        self.timeout = timeout
+        self.limits = Limits(timeout)
+        self.retry = retry
+
+
+class Wire:
+    """A transport, a base URL and the gate every attempt passes."""
+
+    __slots__ = ("base_url", "concurrency", "gate", "retry_counts", "transport", "urls")
+
+    def __init__(self, transport: Transport, base_url: str, concurrency: int) -> None:
+        self.transport = transport
+        self.base_url = base_url.rstrip("/")
+        self.concurrency = concurrency
+        self.gate = asyncio.Semaphore(concurrency)
+        self.urls: dict[str, str] = {}
+        self.retry_counts: collections.Counter[str] = collections.Counter()
+
+    async def call(
+        self, options: CallOptions, endpoint: EndpointSpec, params: dict[str, str],
+        content: bytes | None, credential: Credential | None, sink: Sink | None,
+        who: str = "",
+    ) -> Any:
+        """One endpoint call: the response model, or for a binary endpoint the number
+        of bytes written to ``sink``. ``who`` (an appid) only labels log lines."""
+        loop = asyncio.get_running_loop()
+        retry = options.retry
+        started: float | None = None  # when the first attempt left the gate
+        attempt = 0
+        token_retried = False
+        token: str | None = None
+        while True:
+            if credential is not None and token is None:
+                token = await credential.get()
+            try:
+                async with self.gate:
+                    if started is None:
+                        started = loop.time()
+                    return await self._attempt(options, endpoint, token, params, content, sink)
+            except WxaTokenError:
+                # The service rejected the token before doing anything: safe to retry
+                # any endpoint once with a fresh token. A provider that cannot refresh
+                # hands back the same token: then there is nothing to retry with.
+                if credential is None or token is None or token_retried:
+                    raise
+                token_retried = True
+                await credential.invalidate(token)
+                fresh = await credential.get()
+                if fresh == token:
+                    raise
+                token = fresh
+                self.retry_counts["token"] += 1
+            except (WxaSystemBusyError, WxaTransportError) as exc:
+                elapsed = 0.0 if started is None else loop.time() - started
+                delay = retry.delay(endpoint, exc, attempt, elapsed)
+                if delay is None or (sink is not None and not sink.reset()):
+                    raise
+                attempt += 1
+                self.retry_counts[endpoint.name] += 1
+                _log.debug(
+                    "retrying %s for %s in %.2fs after %s (attempt %d)",
+                    endpoint.name, who, delay, type(exc).__name__, attempt,
+                )
+                await retry.sleep(delay)
+                token = None  # asked for again: it may have been refreshed meanwhile
+
+    async def _attempt(
+        self, options: CallOptions, endpoint: EndpointSpec, token: str | None,
+        params: dict[str, str], content: bytes | None, sink: Sink | None,
+    ) -> Any:
+        url = self.urls.get(endpoint.path)
+        if url is None:
+            url = self.urls[endpoint.path] = f"{self.base_url}/{endpoint.path}"
+        if token is not None:
+            params = {**params, endpoint.auth_param: token}
+        request = HttpRequest(
+            endpoint.method, url, params, content,
+            _JSON_HEADERS if content is not None else _NO_HEADERS, options.limits.wire,
+        )
+        deadline = Deadline(options.limits)
+        try:
+            async with deadline:
+                response = await self.transport.send(request)
+                try:
+                    if sink is None:
+                        deadline.answered()
+                        return await _read_json(endpoint, response)
+                    deadline.answered(streaming=True)
+                    return await _read_binary(endpoint, response, sink, deadline)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            if not deadline.expired:
+                raise
+            timed_out = deadline.error(endpoint.name)
+        except WxaTransportError as exc:
+            if exc.endpoint is None:
+                exc.endpoint = endpoint.name
+            raise
+        # Raised here, outside the except block, so no CancelledError rides along as
+        # __context__.
+        raise timed_out
+
+
+def _check_status(endpoint: EndpointSpec, response: HttpResponse) -> None:
+    status = response.status_code
+    if status >= 400:
+        raise WxaTransportError(
+            f"{endpoint.name}: HTTP {status}", endpoint=endpoint.name, status_code=status
+        )
+
+
+def parse(endpoint: EndpointSpec, body: bytes) -> Any:
+    """The JSON of an answer, with a non-zero errcode raised as its error."""
+    try:
+        # Decoding first spares json.loads its encoding detection; the service
+        # answers UTF-8. UnicodeDecodeError is a ValueError.
+        payload = json.loads(body.decode())
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+        payload = _NOT_JSON
+    if payload is _NOT_JSON:
+        # Raised outside the except block: the JSON error quotes the body (which may
+        # hold a token) and must not ride along as __context__.
+        raise WxaDecodeError(
+            f"{endpoint.name}: answer is not JSON ({len(body)} bytes)",
+            endpoint=endpoint.name, is_json=False,
+        )
+    raise_for_errcode(payload, endpoint.name)
+    return payload
+
+
+async def _read_json(endpoint: EndpointSpec, response: HttpResponse) -> Any:
+    _check_status(endpoint, response)
+    body = await response.read()
+    payload = parse(endpoint, body)
+    return decode_response(
+        payload, endpoint.response, endpoint.name, may_hold_nulls=b"null" in body
+    )
+
+
+async def _read_binary(
+    endpoint: EndpointSpec, response: HttpResponse, sink: Sink, deadline: Deadline
+) -> int:
+    _check_status(endpoint, response)
+    content_type = response.headers.get("content-type", "").lower()
+    chunks = aiter(response.iter_bytes())
+    first = await anext(chunks, b"")
+    # The service answers errors to a binary endpoint as JSON, not always labelled
+    # as such; no image format starts with "{", so sniff the first bytes too.
+    looks_json = content_type.startswith(("application/json", "text/"))
+    if looks_json or first.lstrip()[:1] == b"{":
+        body = bytearray(first)
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > _MAX_ERROR_BODY:
+                raise WxaDecodeError(
+                    f"{endpoint.name}: {content_type} answer larger than "
+                    f"{_MAX_ERROR_BODY} bytes", endpoint=endpoint.name,
+                )
+        parse(endpoint, bytes(body))
+        raise WxaDecodeError(
+            f"{endpoint.name}: expected binary content, got {content_type} without errcode",
+            endpoint=endpoint.name,
+        )
+    # The read limit is a gap between chunks: each one moves the attempt's deadline.
+    sink.write(first)
+    written = len(first)
+    deadline.progress()
+    async for chunk in chunks:
+        sink.write(chunk)
+        written += len(chunk)
+        deadline.progress()
+    return written
