@@ -426,7 +426,8 @@ async def run_soak(
     non-JSON body, dropped connection, latency spike of ``latency`` seconds), of which
     ``after_apply_rate`` are injected after the request was applied. ``max_retries``:
     the client's retries of an idempotent read (``retry``: the client's policy, if
-    not the default); with 4 of the 5 fault kinds failing an attempt, a read fails only if ``max_retries + 1`` attempts in a row fail, with
+    not the default); with 4 of the 5 fault kinds failing an attempt, a read fails
+    only if ``max_retries + 1`` attempts in a row fail, with
     probability ``(0.8 * fault_rate) ** (max_retries + 1)``: at 5 % and 6 retries,
     1.6e-10 per read. ``workers`` mini programs run their scripts at once; the client's
     own concurrency gate is the transport's default. ``quiet`` silences uvicorn's
