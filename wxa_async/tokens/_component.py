@@ -249,6 +249,7 @@ class ComponentTokenProvider:
         cached = await self._from_store(key)
         if cached is not None:
             return cached
+        self._get_wire()  # set up before the lock: others wait only for the round trip
         async with self._store.lock(key, self._lock_ttl):
             # The previous lock holder has probably just refreshed it.
             cached = await self._from_store(key)
@@ -336,16 +337,23 @@ class ComponentTokenProvider:
     async def _call(
         self, endpoint: EndpointSpec, request: WxaRequest, credential: Credential | None
     ) -> Any:
+        params, content = endpoint.encode(request)
+        return await self._get_wire().call(
+            self._options, endpoint, params, content, credential, None
+        )
+
+    def _get_wire(self) -> Wire:
         wire = self._wire
         if wire is None:
+            if self._closed:
+                raise WxaError("ComponentTokenProvider is closed")
             transport = self._transport
             if transport is None:
                 from ..transports._httpx import HttpxTransport
 
                 transport = self._transport = HttpxTransport()
             wire = self._wire = Wire(transport, self._base_url, transport.default_concurrency)
-        params, content = endpoint.encode(request)
-        return await wire.call(self._options, endpoint, params, content, credential, None)
+        return wire
 
     # -- closing -------------------------------------------------------------------
 
