@@ -167,13 +167,14 @@ async def test_retry_deadline_stops_retrying(sleeps: SleepRecorder) -> None:
 
 async def test_retry_deadline_counts_time_spent_in_attempts(sleeps: SleepRecorder) -> None:
     async def slow_busy(_: HttpRequest) -> dict[str, Any]:
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
         return BUSY
 
     service = FakeService().reply(*[slow_busy] * 10)
-    # Attempt 1 ends at ~0.1 s, its backoff is at most 0.1 s: a retry fits in 0.28 s.
-    # Attempt 2 ends at >= 0.2 s and the next backoff is >= 0.1 s: it would not fit.
-    async with make_client(service, retry_deadline=0.28) as client:
+    # No jitter drawn: backoffs of 0.05 and 0.1 s. Attempt 1 ends at ~0.3 s and its
+    # backoff fits in 0.5 s; attempt 2 ends at >= 0.6 s: past the deadline already.
+    policy = sleeps.policy(random=lambda: 0.0)
+    async with make_client(service, retry=policy, retry_deadline=0.5) as client:
         with pytest.raises(WxaSystemBusyError):
             await call(client, "get_page")
     assert len(service.requests) == 2
