@@ -40,7 +40,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site, built strictly (offline: no fonts or scripts fetched)."""
-    session.install("-e", EXTRAS, "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25")
+    session.install("-e", EXTRAS, *_group("docs"))
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
