@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._handle import ENDPOINTS, ComponentHandle, MiniProgram
+from ._limit import AdaptiveLimit
 from ._retry import RetryPolicy, is_ambiguous
 from ._version import __version__
 from .bulk import BulkResult, Outcome
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENDPOINTS",
+    "AdaptiveLimit",
     "AiohttpTransport",
     "BulkResult",
     "CallbackHandler",

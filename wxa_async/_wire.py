@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._converter import decode_response
 from ._deadline import Deadline, Limits
+from ._limit import AdaptiveGate, AdaptiveLimit, FixedGate, Gate
 from ._retry import RetryPolicy
 from ._sinks import Sink
 from .endpoints import EndpointSpec
@@ -101,11 +102,14 @@ class Wire:
 
     __slots__ = ("base_url", "concurrency", "gate", "retry_counts", "transport", "urls")
 
-    def __init__(self, transport: Transport, base_url: str, concurrency: int) -> None:
+    def __init__(
+        self, transport: Transport, base_url: str, concurrency: int | AdaptiveLimit
+    ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
-        self.concurrency = concurrency
-        self.gate = asyncio.Semaphore(concurrency)
+        self.gate: Gate = (AdaptiveGate(concurrency) if isinstance(concurrency, AdaptiveLimit)
+                           else FixedGate(concurrency))
+        self.concurrency = self.gate.max
         self.urls: dict[str, str] = {}
         self.retry_counts: collections.Counter[str] = collections.Counter()
 
@@ -126,7 +130,7 @@ class Wire:
             if credential is not None and token is None:
                 token = await credential.get()
             try:
-                async with self.gate:
+                async with self.gate.slot():
                     if started is None:
                         started = loop.time()
                     return await self._attempt(options, endpoint, token, params, content, sink)

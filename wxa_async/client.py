@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import attrs
 
 from ._handle import ComponentHandle, MiniProgram
+from ._limit import AdaptiveLimit
 from ._retry import RetryPolicy
 from ._sinks import Sink
 from ._wire import CallOptions, Credential, Wire
@@ -69,7 +70,9 @@ class WxaClient:
         only when the request certainly never left (connection refused).
     max_concurrency:
         How many calls are in flight at once; more wait in the client, not in the HTTP
-        library's pool. ``None`` takes the transport's ``default_concurrency``.
+        library's pool. ``None`` takes the transport's ``default_concurrency``; an
+        :class:`AdaptiveLimit` moves the limit with the service's latency and its
+        45011 / -1 answers, within its bounds.
     retry_deadline:
         No retry starts later than this many seconds after the call's first attempt
         left the concurrency gate (time spent waiting at the gate does not count).
@@ -90,7 +93,7 @@ class WxaClient:
         *,
         timeout: Timeout | float | None = _DEFAULT_TIMEOUT,
         max_retries: int = _UNSET,
-        max_concurrency: int | None = None,
+        max_concurrency: int | AdaptiveLimit | None = None,
         retry_deadline: float | None = _UNSET,
         retry: RetryPolicy = _DEFAULT_RETRY,
         close_transport: bool = True,
@@ -106,7 +109,7 @@ class WxaClient:
         concurrency = (
             transport.default_concurrency if max_concurrency is None else max_concurrency
         )
-        if concurrency < 1:
+        if isinstance(concurrency, int) and concurrency < 1:
             raise WxaValidationError("max_concurrency must be >= 1")
         wire = Wire(transport, base_url, concurrency)
         self._setup(_Shared(wire, close_transport, token_provider, close_token_provider), options)
@@ -192,8 +195,15 @@ class WxaClient:
 
     @property
     def max_concurrency(self) -> int:
-        """How many calls this client lets through at once (shared by its views)."""
+        """How many calls this client lets through at once at most (shared by its
+        views); under an :class:`AdaptiveLimit`, its upper bound."""
         return self._wire.concurrency
+
+    @property
+    def concurrency(self) -> int:
+        """How many calls this client lets through at once now: ``max_concurrency``,
+        or the current value of an :class:`AdaptiveLimit`."""
+        return self._wire.gate.limit
 
     async def bulk(
         self,

@@ -17,6 +17,7 @@ from ._answers import Answer
 from ._faults import Fault, FaultKind, Faults, InjectedFault
 from ._handlers import Emulator
 from ._http import create_asgi_app, running_server
+from ._load import Latency, Load, RateLimit
 from ._state import (
     AppState,
     Audit,
@@ -43,9 +44,12 @@ __all__ = [
     "Faults",
     "GrayPlan",
     "InjectedFault",
+    "Latency",
     "Limits",
+    "Load",
     "Push",
     "PushTarget",
+    "RateLimit",
     "VirtualClock",
     "create_asgi_app",
     "running_server",

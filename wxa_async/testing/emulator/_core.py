@@ -49,6 +49,7 @@ from ._answers import (
     _request_data,
 )
 from ._faults import Faults
+from ._load import Load
 from ._state import (
     AppState,
     Audit,
@@ -108,6 +109,7 @@ class EmulatorCore:
         self.clock = clock or VirtualClock()
         self.limits = limits or Limits()
         self.faults = Faults()
+        self.load: Load | None = None  # latency and rate limit (45011); None: instant
         self.apps: dict[str, AppState] = {}
         self.templates: dict[int, list[str]] = {}
         self.calls: collections.Counter[str] = collections.Counter()
@@ -368,6 +370,10 @@ class EmulatorCore:
             return Answer.json({"errcode": 404, "errmsg": f"no such endpoint: {path[:100]}"}, 404)
         if method not in ("GET", "POST"):
             return Answer.json(_error(43001, "require GET or POST method"), 405)
+        if self.load is not None:
+            refused = await self.load.admit(name, table=route is not None)
+            if refused is not None:
+                return refused
         self.calls[name] += 1
         token = query.get("access_token") if route else query.get("component_access_token")
         owner = self._tokens.get(token) if token else None

@@ -1,0 +1,280 @@
+"""The client's concurrency gate: a fixed limit, or one that follows the service.
+
+:class:`AdaptiveLimit` works like TCP congestion control. Completed calls are grouped
+into windows of about one limit's worth (one round trip at full use). A window that
+used the whole limit and whose mean latency stayed near the floor (the lowest window
+mean of the last 10 to 20 seconds) grows the limit: doubling at first ("slow start"),
+then by one per window, and by a quarter near the limit the last cut started from
+(CUBIC's caution around the point where trouble began).
+
+A call answered with errcode 45011 (minute frequency limit) or -1 (system busy), HTTP
+429 or 503, or a timeout cuts the limit at once: by ``backoff``, and further down to
+the calls the service answered well per floor latency over the last four (Little's
+law: the rate it accepts times the latency is the concurrency it takes). A window whose mean
+latency passed ``tolerance`` times the floor cuts it in proportion, to
+``limit * floor / mean`` (at most by half): a service queueing calls answers later in
+proportion to how far the load is past its knee.
+
+Calls that started before a cut are not counted again: they were sent under the old
+limit, so the answers they bring say nothing about the new one (TCP's "one cut per
+round trip"). Time is the event loop's clock, so a virtual-time loop drives it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+from types import TracebackType
+
+import attrs
+
+from .errors import WxaApiError, WxaTimeoutError, WxaTransportError, WxaValidationError
+
+__all__ = ["AdaptiveGate", "AdaptiveLimit", "FixedGate", "Gate"]
+
+# Answers that mean "slower, please": the minute frequency limit and system busy.
+_OVERLOAD_ERRCODES = frozenset({45011, -1})
+_OVERLOAD_STATUSES = frozenset({429, 503})
+_FLOOR_MEMORY = 10.0  # seconds a floor is remembered: one to two of these
+_ACCEPTED_SPAN = 4  # floors of good answers the accepted rate is counted over
+
+
+def _at_least_one(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise WxaValidationError(f"{attribute.name} must be >= 1")
+
+
+@attrs.frozen
+class AdaptiveLimit:
+    """How many calls may be in flight, adjusted to the service within bounds.
+
+    ``WxaClient(provider, max_concurrency=AdaptiveLimit(min=4, max=256))``
+
+    The limit starts at ``initial`` and moves between ``min`` and ``max``: it grows
+    while the latency stays near its floor and the service answers neither errcode
+    45011 nor -1; it shrinks by ``backoff`` when they arrive, and in proportion when
+    a window's mean latency passes ``tolerance`` times the floor. ``window`` is the
+    fewest completed calls a decision is made on. Give the transport at least ``max``
+    connections, or the pool's own queue becomes the knee the limit finds.
+    """
+
+    min: int = attrs.field(default=4, validator=_at_least_one)
+    max: int = attrs.field(default=256, validator=_at_least_one)
+    initial: int | None = None  # None: ``min * 4`` within the bounds
+    backoff: float = 0.75
+    tolerance: float = 1.5
+    window: int = attrs.field(default=16, validator=_at_least_one)
+
+    def __attrs_post_init__(self) -> None:
+        if self.min > self.max:
+            raise WxaValidationError("min must be <= max")
+        if self.initial is not None and not self.min <= self.initial <= self.max:
+            raise WxaValidationError("initial must be between min and max")
+        if not 0.0 < self.backoff < 1.0:
+            raise WxaValidationError("backoff must be between 0 and 1")
+        if self.tolerance <= 1.0:
+            raise WxaValidationError("tolerance must be > 1")
+
+    @property
+    def start(self) -> int:
+        if self.initial is not None:
+            return self.initial
+        return max(self.min, min(self.max, self.min * 4))
+
+
+class FixedGate:
+    """At most ``limit`` calls at once: a semaphore, and nothing else on the hot path."""
+
+    __slots__ = ("_semaphore", "limit", "max")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = self.max = limit
+        self._semaphore = asyncio.Semaphore(limit)
+
+    def slot(self) -> asyncio.Semaphore:
+        """An async context manager around one attempt."""
+        return self._semaphore
+
+
+class _Slot:
+    """One attempt's passage through an :class:`AdaptiveGate`."""
+
+    __slots__ = ("_epoch", "_gate", "_started")
+
+    def __init__(self, gate: AdaptiveGate) -> None:
+        self._gate = gate
+        self._started = 0.0
+        self._epoch = 0
+
+    async def __aenter__(self) -> None:
+        gate = self._gate
+        await gate._acquire()
+        self._epoch = gate._epoch
+        self._started = gate._loop_time()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        gate = self._gate
+        try:
+            if exc is None or isinstance(exc, WxaApiError):
+                overloaded = exc is not None and exc.errcode in _OVERLOAD_ERRCODES
+                gate._sample(self._epoch, gate._loop_time() - self._started, overloaded)
+            elif isinstance(exc, WxaTimeoutError) or (
+                isinstance(exc, WxaTransportError) and exc.status_code in _OVERLOAD_STATUSES
+            ):
+                gate._sample(self._epoch, gate._loop_time() - self._started, True)
+            # Anything else (a cancellation, a broken connection) says nothing about load.
+        finally:
+            gate._release()
+
+
+class AdaptiveGate:
+    """The running state of one :class:`AdaptiveLimit`, shared by a client's views."""
+
+    def __init__(self, config: AdaptiveLimit) -> None:
+        self.config = config
+        self.max = config.max
+        self._limit = float(config.start)
+        self._in_flight = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._slow_start = True
+        self._epoch = 0  # cuts so far; samples from an older epoch are stale
+        self._floor_now = math.inf  # the lowest window mean since _floor_since
+        self._floor_before = math.inf  # ... and in the period before
+        self._floor_since: float | None = None
+        self._cut_at = 0.0  # the limit the last cut started from
+        self._answered: collections.deque[float] = collections.deque()  # good answers' times
+        self._count = 0
+        self._total = 0.0
+        self._saturated = False
+        #: Cuts by cause (``overload`` answers, ``latency`` climbing) and growths.
+        self.events: collections.Counter[str] = collections.Counter()
+
+    @property
+    def limit(self) -> int:
+        """Calls allowed in flight now."""
+        return int(self._limit)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def floor(self) -> float | None:
+        """The latency floor in seconds (the lowest recent window mean), once known."""
+        floor = min(self._floor_now, self._floor_before)
+        return None if floor == math.inf else floor
+
+    def slot(self) -> _Slot:
+        """An async context manager around one attempt; it measures the attempt."""
+        return _Slot(self)
+
+    def __repr__(self) -> str:
+        return (f"AdaptiveGate(limit={self.limit}, in_flight={self._in_flight}, "
+                f"bounds=[{self.config.min}, {self.config.max}])")
+
+    # -- admission: a semaphore whose size moves ------------------------------------------
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _acquire(self) -> None:
+        if self._in_flight < int(self._limit) and not self._waiters:
+            self._in_flight += 1
+            if self._in_flight >= int(self._limit):
+                self._saturated = True
+            return
+        self._saturated = True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # a slot was handed over as we were cancelled: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._in_flight < int(self._limit):
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_flight += 1  # handed over: counted from now
+                waiter.set_result(None)
+
+    # -- control -----------------------------------------------------------------------------
+
+    def _sample(self, epoch: int, latency: float, overloaded: bool) -> None:
+        config = self.config
+        now = self._loop_time()
+        answered = self._answered
+        floor = self.floor
+        span = _ACCEPTED_SPAN * (latency if floor is None else floor)
+        while answered and answered[0] < now - span:
+            answered.popleft()
+        if not overloaded:
+            answered.append(now)
+        if epoch != self._epoch:
+            return  # sent under a limit since cut: says nothing about this one
+        if overloaded:
+            accepted = len(answered) / _ACCEPTED_SPAN  # good answers per floor latency
+            self._cut(min(self._limit * config.backoff, accepted), "overload")
+            return
+        self._count += 1
+        self._total += latency
+        if self._count < max(config.window, int(self._limit)):
+            return
+        mean = self._total / self._count
+        self._remember(mean, now)
+        if floor is not None and mean > floor * config.tolerance:
+            self._cut(self._limit * max(0.5, floor / mean), "latency")
+            return
+        if self._saturated:
+            if self._slow_start:
+                grown = self._limit * 2
+            elif self._cut_at * 0.85 <= self._limit <= self._cut_at * 1.15:
+                grown = self._limit + 0.25
+            else:
+                grown = self._limit + 1
+            if grown > config.max:
+                grown = float(config.max)
+            if grown > self._limit:
+                self._limit = grown
+                self.events["grow"] += 1
+                self._wake()
+        self._new_window()
+
+    def _remember(self, mean: float, now: float) -> None:
+        # Two periods of lowest means: a service that became slower for good is
+        # relearned within two periods rather than read as congestion forever.
+        if self._floor_since is None:
+            self._floor_since = now
+        elif now - self._floor_since >= _FLOOR_MEMORY:
+            self._floor_before, self._floor_now = self._floor_now, math.inf
+            self._floor_since = now
+        self._floor_now = min(self._floor_now, mean)
+
+    def _cut(self, to: float, cause: str) -> None:
+        self._cut_at = self._limit
+        self._limit = max(float(self.config.min), to)
+        self._slow_start = False
+        self._epoch += 1
+        self.events[cause] += 1
+        self._new_window()
+
+    def _new_window(self) -> None:
+        self._count = 0
+        self._total = 0.0
+        self._saturated = self._in_flight >= int(self._limit)
+
+
+Gate = FixedGate | AdaptiveGate
