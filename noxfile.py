@@ -1,4 +1,4 @@
-"""Sessions: tests, lint (ruff), typecheck (mypy --strict), docs, bench, demo.
+"""Sessions: tests, tests_uvloop, lint (ruff), typecheck (mypy --strict), docs, bench, demo.
 
 `nox` with no arguments runs tests, lint, typecheck and docs: the README's test command.
 """
@@ -26,6 +26,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def tests_uvloop(session: nox.Session) -> None:
+    """The suite on uvloop's event loop."""
+    session.install("-e", EXTRAS.replace("]", ",uvloop]"), *_group("test"))
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.support.uvloop_plugin",
+                *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install(*_group("lint"))
     session.run("ruff", "check", "wxa_async", "tests", "benchmarks", "noxfile.py")
@@ -46,8 +54,10 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput of wxa_async against raw aiohttp, raw httpx and wechatpy, in one run."""
-    session.install("-e", EXTRAS, *_group("test"), "matplotlib", "wechatpy")
+    """Throughput of wxa_async against raw aiohttp, raw httpx and wechatpy, in one run
+    (``nox -s bench -- --only latency,uvloop`` for some groups)."""
+    session.install("-e", EXTRAS.replace("]", ",uvloop]"), *_group("test"), "matplotlib",
+                    "wechatpy")
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 

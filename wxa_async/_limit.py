@@ -2,17 +2,18 @@
 
 :class:`AdaptiveLimit` works like TCP congestion control. Completed calls are grouped
 into windows of about one limit's worth (one round trip at full use). A window that
-used the whole limit and whose mean latency stayed near the floor (the lowest window
-mean of the last 10 to 20 seconds) grows the limit: doubling at first ("slow start"),
+used the whole limit and whose median latency stayed near the floor (the lowest window
+median of the last 10 to 20 seconds; a median, so a few slow answers from a busy
+machine do not read as congestion) grows the limit: doubling at first ("slow start"),
 then by one per window, and by a quarter near the limit the last cut started from
 (CUBIC's caution around the point where trouble began).
 
 A call answered with errcode 45011 (minute frequency limit) or -1 (system busy), HTTP
 429 or 503, or a timeout cuts the limit at once: by ``backoff``, and further down to
 the calls the service answered well per floor latency over the last four (Little's
-law: the rate it accepts times the latency is the concurrency it takes). A window whose mean
-latency passed ``tolerance`` times the floor cuts it in proportion, to
-``limit * floor / mean`` (at most by half): a service queueing calls answers later in
+law: the rate it accepts times the latency is the concurrency it takes). A window whose
+median latency passed ``tolerance`` times the floor cuts it in proportion, to
+``limit * floor / median`` (at most by half): a service queueing calls answers later in
 proportion to how far the load is past its knee.
 
 Calls that started before a cut are not counted again: they were sent under the old
@@ -54,7 +55,7 @@ class AdaptiveLimit:
     The limit starts at ``initial`` and moves between ``min`` and ``max``: it grows
     while the latency stays near its floor and the service answers neither errcode
     45011 nor -1; it shrinks by ``backoff`` when they arrive, and in proportion when
-    a window's mean latency passes ``tolerance`` times the floor. ``window`` is the
+    a window's median latency passes ``tolerance`` times the floor. ``window`` is the
     fewest completed calls a decision is made on. Give the transport at least ``max``
     connections, or the pool's own queue becomes the knee the limit finds.
     """
@@ -142,13 +143,12 @@ class AdaptiveGate:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._slow_start = True
         self._epoch = 0  # cuts so far; samples from an older epoch are stale
-        self._floor_now = math.inf  # the lowest window mean since _floor_since
+        self._floor_now = math.inf  # the lowest window median since _floor_since
         self._floor_before = math.inf  # ... and in the period before
         self._floor_since: float | None = None
         self._cut_at = 0.0  # the limit the last cut started from
         self._answered: collections.deque[float] = collections.deque()  # good answers' times
-        self._count = 0
-        self._total = 0.0
+        self._latencies: list[float] = []  # this window's
         self._saturated = False
         #: Cuts by cause (``overload`` answers, ``latency`` climbing) and growths.
         self.events: collections.Counter[str] = collections.Counter()
@@ -164,7 +164,7 @@ class AdaptiveGate:
 
     @property
     def floor(self) -> float | None:
-        """The latency floor in seconds (the lowest recent window mean), once known."""
+        """The latency floor in seconds (the lowest recent window median), once known."""
         floor = min(self._floor_now, self._floor_before)
         return None if floor == math.inf else floor
 
@@ -229,14 +229,15 @@ class AdaptiveGate:
             accepted = len(answered) / _ACCEPTED_SPAN  # good answers per floor latency
             self._cut(min(self._limit * config.backoff, accepted), "overload")
             return
-        self._count += 1
-        self._total += latency
-        if self._count < max(config.window, int(self._limit)):
+        latencies = self._latencies
+        latencies.append(latency)
+        if len(latencies) < max(config.window, int(self._limit)):
             return
-        mean = self._total / self._count
-        self._remember(mean, now)
-        if floor is not None and mean > floor * config.tolerance:
-            self._cut(self._limit * max(0.5, floor / mean), "latency")
+        latencies.sort()
+        median = latencies[len(latencies) // 2]
+        self._remember(median, now)
+        if floor is not None and median > floor * config.tolerance:
+            self._cut(self._limit * max(0.5, floor / median), "latency")
             return
         if self._saturated:
             if self._slow_start:
@@ -253,15 +254,15 @@ class AdaptiveGate:
                 self._wake()
         self._new_window()
 
-    def _remember(self, mean: float, now: float) -> None:
-        # Two periods of lowest means: a service that became slower for good is
+    def _remember(self, median: float, now: float) -> None:
+        # Two periods of lowest medians: a service that became slower for good is
         # relearned within two periods rather than read as congestion forever.
         if self._floor_since is None:
             self._floor_since = now
         elif now - self._floor_since >= _FLOOR_MEMORY:
             self._floor_before, self._floor_now = self._floor_now, math.inf
             self._floor_since = now
-        self._floor_now = min(self._floor_now, mean)
+        self._floor_now = min(self._floor_now, median)
 
     def _cut(self, to: float, cause: str) -> None:
         self._cut_at = self._limit
@@ -272,8 +273,7 @@ class AdaptiveGate:
         self._new_window()
 
     def _new_window(self) -> None:
-        self._count = 0
-        self._total = 0.0
+        self._latencies = []
         self._saturated = self._in_flight >= int(self._limit)
 
 

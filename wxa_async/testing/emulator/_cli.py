@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ._handlers import Emulator
+from ._load import Latency, Load, RateLimit
 from ._state import AuditPolicy
 
 __all__ = ["build_emulator", "main"]
@@ -38,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--audit-fail-rate", type=float, default=0.0,
                         help="with --audit-delay: share of audits that fail")
     parser.add_argument("--no-admin", action="store_true", help="disable /_emulator/ admin API")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="answers take this many seconds (e.g. 0.03, WeChat's round trip)")
+    parser.add_argument("--jitter", type=float, default=0.0,
+                        help="with --latency: plus or minus up to this many seconds")
+    parser.add_argument("--capacity", type=int, default=None,
+                        help="with --latency: calls served at once before latency climbs")
+    parser.add_argument("--rate-limit", type=int, default=None, metavar="N",
+                        help="errcode 45011 past N calls a minute per API")
     return parser
 
 
@@ -49,6 +58,11 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
     if args.audit_delay is not None:
         emu.audit_policy = AuditPolicy(
             delay=args.audit_delay, fail_rate=args.audit_fail_rate, seed=args.seed
+        )
+    if args.latency or args.rate_limit:
+        emu.load = Load(
+            Latency(args.latency, args.jitter, args.capacity, args.seed) if args.latency else None,
+            RateLimit(args.rate_limit) if args.rate_limit else None,
         )
     if args.apps:
         emu.add_template(1, DEFAULT_PAGES)

@@ -86,13 +86,11 @@ def create_asgi_app(
 async def _answer(
     emulator: Emulator, scope: _Scope, receive: _Receive, limit: int, admin: bool
 ) -> Answer:
-    too_large = Answer.json({"errcode": 47001, "errmsg": "request body too large"}, 413)
     declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > limit:
-        return too_large
-    body = await read_body(receive, limit)
+    body = None if declared.isdigit() and int(declared) > limit else (
+        await read_body(receive, limit))
     if body is None:
-        return too_large
+        return Answer.json({"errcode": 47001, "errmsg": "request body too large"}, 413)
     query = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"),
                            keep_blank_values=True))
     path: str = scope.get("path", "/")
