@@ -45,8 +45,12 @@ RESULTS = HERE / "results"
 GROUPS = ("loopback", "files", "pipeline", "cold", "latency", "uvloop", "adaptive", "emulator",
           "soak")
 EMULATED_APP = "wxemu0000000001"
-RATE_LIMIT = 30_000  # calls a minute: 500/s, 15 in flight at 30 ms
+# The emulated services of the adaptive rows. A rate limit of 200 calls/s at 100 ms
+# is a knee of 20 in flight; a capacity of 32 at 30 ms one of 32 (about 1,070 calls/s).
+RATE_LIMIT = 12_000  # calls a minute
+RATE_LATENCY = ("--latency", "0.1", "--jitter", "0.03")
 CAPACITY = 32  # calls the emulated service holds at once at its base latency
+CAPACITY_LATENCY = ("--latency", "0.03", "--jitter", "0.01")
 
 
 @dataclass
@@ -62,14 +66,14 @@ class Plan:
     latency_levels: list[int] = field(default_factory=lambda: [8, 32, 128, 512])
     latency_naive: int = 10_000
     uvloop_levels: list[str] = field(default_factory=lambda: ["32", "128/30ms", "512/30ms"])
-    adaptive_calls: int = 3000
+    adaptive_calls: int = 2400
     groups: list[str] = field(default_factory=lambda: list(GROUPS))
 
 
 FULL = Plan([4, 16, 32, 64, 256], 8000, [1000, 10000], 5, [16_000_000, 128_000_000], 8, 400)
 QUICK = Plan([4, 16, 32, 64], 2000, [1000], 1, [8_000_000, 32_000_000], 4, 100,
              latency_levels=[8, 64, 512], latency_naive=5000, uvloop_levels=["32", "512/30ms"],
-             adaptive_calls=2000)
+             adaptive_calls=1600)
 
 
 def _latency_calls(c: int) -> int:
@@ -121,11 +125,13 @@ def schedule(plan: Plan, urls: dict[str, str], tokens: dict[str, str]) -> list[J
             url = urls[scenario]
             common = {"path": "wxa/get_category", "token": tokens[scenario],
                       "appid": EMULATED_APP, "scenario": scenario}
-            high = 128 if scenario == "ratelimit" else 512
-            for c in (8, high):
-                jobs.append(Job("wxa-aiohttp", url, plan.adaptive_calls, c, **common))
-            jobs.append(Job("wxa-aiohttp-naive", url, plan.adaptive_calls, None, adaptive=True,
-                            **common))
+            # The capacity service answers five times faster: more calls for as long a run.
+            high, calls = (128, plan.adaptive_calls) if scenario == "ratelimit" else (
+                512, plan.adaptive_calls * 3)
+            # Too low a limit is slow: fewer calls keep its run short.
+            jobs.append(Job("wxa-aiohttp", url, calls // 4, 8, **common))
+            jobs.append(Job("wxa-aiohttp", url, calls, high, **common))
+            jobs.append(Job("wxa-aiohttp-naive", url, calls, None, adaptive=True, **common))
     if "emulator" in groups:
         jobs.append(Job("raw-aiohttp", base, plan.calls // 2, 32, scenario="canned",
                         server_pid=PIDS[base]))
@@ -157,11 +163,10 @@ def run_all(plan: Plan) -> dict[str, Any]:
         if "pipeline" in groups:
             urls["pipeline"] = stack.enter_context(emulator_server(per_job * 2 * plan.rounds))
         if "adaptive" in groups:
-            load = ("--latency", "0.03", "--jitter", "0.01")
             urls["ratelimit"] = stack.enter_context(
-                emulator_server(1, *load, "--rate-limit", str(RATE_LIMIT)))
+                emulator_server(1, *RATE_LATENCY, "--rate-limit", str(RATE_LIMIT)))
             urls["capacity"] = stack.enter_context(
-                emulator_server(1, *load, "--capacity", str(CAPACITY)))
+                emulator_server(1, *CAPACITY_LATENCY, "--capacity", str(CAPACITY)))
         if "emulator" in groups:
             urls["emulator"] = stack.enter_context(emulator_server(1))
         tokens = {name: _token(url) for name, url in urls.items()

@@ -2,8 +2,8 @@
 
 :class:`AdaptiveLimit` works like TCP congestion control. Completed calls are grouped
 into windows of about one limit's worth (one round trip at full use). A window that
-used the whole limit and whose median latency stayed near the floor (the lowest window
-median of the last 10 to 20 seconds; a median, so a few slow answers from a busy
+used the whole limit and whose median latency stayed near the floor (the lowest smoothed
+window median of the last 10 to 20 seconds; medians, so a few slow answers from a busy
 machine do not read as congestion) grows the limit: doubling at first ("slow start"),
 then by one per window, and by a quarter near the limit the last cut started from
 (CUBIC's caution around the point where trouble began).
@@ -13,8 +13,10 @@ A call answered with errcode 45011 (minute frequency limit) or -1 (system busy),
 the calls the service answered well per floor latency over the last four (Little's
 law: the rate it accepts times the latency is the concurrency it takes). A window whose
 median latency passed ``tolerance`` times the floor cuts it in proportion, to
-``limit * floor / median`` (at most by half): a service queueing calls answers later in
-proportion to how far the load is past its knee.
+``limit * tolerance * floor / median`` (at most by half): a service queueing calls
+answers later in proportion to how far the load is past its knee, so the limit settles
+where latency is ``tolerance`` times the floor, and a slow spell of the machine that
+barely crosses the line costs little.
 
 Calls that started before a cut are not counted again: they were sent under the old
 limit, so the answers they bring say nothing about the new one (TCP's "one cut per
@@ -39,6 +41,7 @@ _OVERLOAD_ERRCODES = frozenset({45011, -1})
 _OVERLOAD_STATUSES = frozenset({429, 503})
 _FLOOR_MEMORY = 10.0  # seconds a floor is remembered: one to two of these
 _ACCEPTED_SPAN = 4  # floors of good answers the accepted rate is counted over
+_SMOOTHING = 0.25  # weight of a new window median in the smoothed one
 
 
 def _at_least_one(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -64,7 +67,7 @@ class AdaptiveLimit:
     max: int = attrs.field(default=256, validator=_at_least_one)
     initial: int | None = None  # None: ``min * 4`` within the bounds
     backoff: float = 0.75
-    tolerance: float = 1.5
+    tolerance: float = 2.0
     window: int = attrs.field(default=16, validator=_at_least_one)
 
     def __attrs_post_init__(self) -> None:
@@ -149,6 +152,7 @@ class AdaptiveGate:
         self._cut_at = 0.0  # the limit the last cut started from
         self._answered: collections.deque[float] = collections.deque()  # good answers' times
         self._latencies: list[float] = []  # this window's
+        self._smooth: float | None = None  # window medians, smoothed
         self._saturated = False
         #: Cuts by cause (``overload`` answers, ``latency`` climbing) and growths.
         self.events: collections.Counter[str] = collections.Counter()
@@ -235,9 +239,13 @@ class AdaptiveGate:
             return
         latencies.sort()
         median = latencies[len(latencies) // 2]
-        self._remember(median, now)
+        # The floor follows the medians smoothed: the lowest of many noisy medians
+        # would sink below the typical one and read every ordinary window as slow.
+        smooth = self._smooth = median if self._smooth is None else (
+            self._smooth + (median - self._smooth) * _SMOOTHING)
+        self._remember(smooth, now)
         if floor is not None and median > floor * config.tolerance:
-            self._cut(self._limit * max(0.5, floor / median), "latency")
+            self._cut(self._limit * max(0.5, floor * config.tolerance / median), "latency")
             return
         if self._saturated:
             if self._slow_start:
