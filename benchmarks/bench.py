@@ -96,6 +96,8 @@ def schedule(plan: Plan, urls: dict[str, str], tokens: dict[str, str]) -> list[J
             for name in ("raw-aiohttp-naive", "wxa-aiohttp-naive", "raw-httpx-naive",
                          "wxa-httpx-naive"):
                 jobs.append(Job(name, base, n, None))
+        for name in ("wxa-aiohttp-naive", "wxa-httpx-naive"):  # would adaptive do as default?
+            jobs.append(Job(name, base, max(plan.naive_sizes), None, adaptive=True))
     if "files" in groups:
         for size in plan.file_sizes:
             for name in ("file-raw-aiohttp", "file-wxa-aiohttp", "file-raw-httpx",

@@ -231,7 +231,7 @@ async def wxa_pipeline(job: Job, harness: Harness, transport_name: str) -> None:
     takes a fresh app, so no app's audit quota or state carries over between calls."""
     import httpx
 
-    from wxa_async import AuditItem
+    from wxa_async.models import AuditItem
 
     warmup = min(job.concurrency or NAIVE_POOL, job.calls)
     appids = [f"wxemu{job.offset + n:010d}" for n in range(1, warmup + job.calls + 1)]
