@@ -59,10 +59,13 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
         emu.audit_policy = AuditPolicy(
             delay=args.audit_delay, fail_rate=args.audit_fail_rate, seed=args.seed
         )
-    if args.latency or args.rate_limit:
+    # getattr: callers building a Namespace by hand (the wxa-async CLI) may leave these out.
+    latency, rate_limit = getattr(args, "latency", 0.0), getattr(args, "rate_limit", None)
+    if latency or rate_limit:
         emu.load = Load(
-            Latency(args.latency, args.jitter, args.capacity, args.seed) if args.latency else None,
-            RateLimit(args.rate_limit) if args.rate_limit else None,
+            Latency(latency, getattr(args, "jitter", 0.0), getattr(args, "capacity", None),
+                    args.seed) if latency else None,
+            RateLimit(rate_limit) if rate_limit else None,
         )
     if args.apps:
         emu.add_template(1, DEFAULT_PAGES)
