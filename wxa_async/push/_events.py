@@ -84,7 +84,9 @@ class AuditDelayEvent:
 @attrs.frozen(kw_only=True)
 class ComponentVerifyTicketEvent:
     """InfoType ``component_verify_ticket``, pushed every ten minutes. Hand it to the
-    token provider: ``await provider.set_verify_ticket(event.component_verify_ticket)``."""
+    token provider with its time, so that a late or repeated push of an older ticket
+    never replaces a newer one: ``await provider.set_verify_ticket(
+    event.component_verify_ticket, create_time=event.create_time)``."""
 
     app_id: str
     create_time: int
