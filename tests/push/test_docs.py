@@ -38,6 +38,15 @@ def chains() -> list[list[tuple[int, str]]]:
     return found
 
 
+def test_every_test_the_page_names_exists() -> None:
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", PAGE.read_text(encoding="utf-8"))
+    assert len(named) >= 15
+    root = PAGE.parents[1]
+    for path, name in named:
+        source = (root / path).read_text(encoding="utf-8")
+        assert re.search(rf"^(async )?def {name}\(", source, re.M), f"{path}::{name}"
+
+
 def test_the_page_has_examples_for_each_topic() -> None:
     code = "".join(block for chain in chains() for _, block in chain)
     for name in ("decrypt_message", "callback_asgi_app", "CallbackHandler", "appid_pattern",
