@@ -19,6 +19,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
     for reason, count in reasons.most_common():
         terminalreporter.write_line(f"{count:4d} skipped: {reason}")
     terminalreporter.write_line(
-        "Install what is named to run them (e.g. apt-get install redis-server); "
-        "with CI set they fail instead of skipping."
+        "A test skipped for a missing server or package runs once it is installed "
+        "(e.g. apt-get install redis-server); with CI set, such tests fail instead."
     )

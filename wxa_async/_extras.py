@@ -17,6 +17,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "emulator": ("uvicorn",),
     "cli": ("typer",),
     "otel": ("opentelemetry",),
+    "rollout": ("sqlalchemy", "aiosqlite"),
 }
 
 

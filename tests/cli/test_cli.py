@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -198,3 +199,25 @@ def test_aiohttp_transport_without_aiohttp_names_the_extra() -> None:
     assert result.stdout.strip() == (
         "AiohttpTransport needs the 'aiohttp' extra: pip install 'wxa_async[aiohttp]'"
     )
+
+
+needs_rollout_cli = pytest.mark.skipif(
+    importlib.util.find_spec("wxa_async.cli._rollout") is None,
+    reason="the rollout CLI is not part of this checkout yet",
+)
+
+
+@needs_rollout_cli
+def test_rollout_is_mounted_under_the_cli(invoke: Invoke) -> None:
+    code, out, _ = invoke("rollout", "--help")
+    assert code == ExitCode.OK
+    assert " run " in out and " status " in out
+
+
+@needs_rollout_cli
+def test_rollout_without_its_extra_names_it() -> None:
+    code = BLOCK % (["sqlalchemy"],) + "from wxa_async.cli import main; " \
+        "sys.exit(main(['rollout', 'status', 'x', '--store', 'sqlite:///x.db']))"
+    result = run("-c", code, entry=[sys.executable])
+    assert result.returncode == ExitCode.SETUP
+    assert "pip install 'wxa_async[rollout]'" in result.stderr

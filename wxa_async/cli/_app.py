@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib.util
 import json
 import logging
 import sys
@@ -16,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from .._extras import require_extra
+from .._extras import missing_extras, require_extra
 from .._version import __version__
 from ._call import call
 from ._entry import PROG, ExitCode
@@ -183,7 +184,27 @@ def emulator(
 app.command(name="call")(call)
 
 # -- rollouts -----------------------------------------------------------------------------
-# `wxa-async rollout ...` is the rollout engineer's sub-app (wxa_async/cli/_rollout.py,
-# a Typer app named `app`). Mounted here once it exists on main:
-#     from ._rollout import app as rollout_app
-#     app.add_typer(rollout_app, name="rollout")
+# `wxa-async rollout ...` is a Typer sub-app of its own (wxa_async/cli/_rollout.py, named
+# `app`). It needs the `rollout` extra (SQLAlchemy): without it the command is still
+# listed, and says what to install.
+
+
+def _mount_rollout() -> None:
+    if importlib.util.find_spec(f"{__package__}._rollout") is None:
+        return  # not part of this build
+    if not missing_extras("rollout"):
+        rollout_app: typer.Typer = importlib.import_module(f"{__package__}._rollout").app
+        app.add_typer(rollout_app, name="rollout")
+        return
+
+    @app.command(
+        "rollout", add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def rollout() -> None:
+        """Durable rollouts of a template version (needs the 'rollout' extra)."""
+        with reporting():
+            require_extra("wxa-async rollout", "rollout")
+
+
+_mount_rollout()
