@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -201,20 +200,12 @@ def test_aiohttp_transport_without_aiohttp_names_the_extra() -> None:
     )
 
 
-needs_rollout_cli = pytest.mark.skipif(
-    importlib.util.find_spec("wxa_async.cli._rollout") is None,
-    reason="the rollout CLI is not part of this checkout yet",
-)
-
-
-@needs_rollout_cli
 def test_rollout_is_mounted_under_the_cli(invoke: Invoke) -> None:
     code, out, _ = invoke("rollout", "--help")
     assert code == ExitCode.OK
     assert " run " in out and " status " in out
 
 
-@needs_rollout_cli
 def test_rollout_without_its_extra_names_it() -> None:
     code = BLOCK % (["sqlalchemy"],) + "from wxa_async.cli import main; " \
         "sys.exit(main(['rollout', 'status', 'x', '--store', 'sqlite:///x.db']))"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import importlib.util
 import json
 import logging
 import sys
@@ -184,16 +183,15 @@ def emulator(
 app.command(name="call")(call)
 
 # -- rollouts -----------------------------------------------------------------------------
-# `wxa-async rollout ...` is a Typer sub-app of its own (wxa_async/cli/_rollout.py, named
-# `app`). It needs the `rollout` extra (SQLAlchemy): without it the command is still
-# listed, and says what to install.
+# `wxa-async rollout ...` is a Typer sub-app of its own (cli/_rollout.py). It needs the
+# `rollout` extra (SQLAlchemy): without it the command is still listed, and says what
+# to install.
 
 
 def _mount_rollout() -> None:
-    if importlib.util.find_spec(f"{__package__}._rollout") is None:
-        return  # not part of this build
     if not missing_extras("rollout"):
-        rollout_app: typer.Typer = importlib.import_module(f"{__package__}._rollout").app
+        from ._rollout import app as rollout_app
+
         app.add_typer(rollout_app, name="rollout")
         return
 
