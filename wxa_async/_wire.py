@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import telemetry
 from ._converter import decode_response
 from ._deadline import Deadline, Limits
 from ._limit import AdaptiveGate, AdaptiveLimit, FixedGate, Gate
@@ -37,7 +37,6 @@ __all__ = [
     "AuthorizerCredential", "CallOptions", "ComponentCredential", "Credential", "Wire",
 ]
 
-_log = logging.getLogger("wxa_async")
 
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 _NO_HEADERS: dict[str, str] = {}
@@ -119,7 +118,19 @@ class Wire:
         who: str = "",
     ) -> Any:
         """One endpoint call: the response model, or for a binary endpoint the number
-        of bytes written to ``sink``. ``who`` (an appid) only labels log lines."""
+        of bytes written to ``sink``. ``who`` (an appid) labels logs, spans and metrics."""
+        observed = telemetry.probe(endpoint.name, who)
+        if observed is None:
+            return await self._call(options, endpoint, params, content, credential, sink, None)
+        with observed:
+            return await self._call(options, endpoint, params, content, credential, sink,
+                                    observed)
+
+    async def _call(
+        self, options: CallOptions, endpoint: EndpointSpec, params: dict[str, str],
+        content: bytes | None, credential: Credential | None, sink: Sink | None,
+        observed: telemetry.CallProbe | None,
+    ) -> Any:
         loop = asyncio.get_running_loop()
         retry = options.retry
         started: float | None = None  # when the first attempt left the gate
@@ -134,7 +145,7 @@ class Wire:
                     if started is None:
                         started = loop.time()
                     return await self._attempt(options, endpoint, token, params, content, sink)
-            except WxaTokenError:
+            except WxaTokenError as exc:
                 # The service rejected the token before doing anything: safe to retry
                 # any endpoint once with a fresh token. A provider that cannot refresh
                 # hands back the same token: then there is nothing to retry with.
@@ -147,6 +158,8 @@ class Wire:
                     raise
                 token = fresh
                 self.retry_counts["token"] += 1
+                if observed is not None:
+                    observed.retry(exc, 0.0)
             except (WxaSystemBusyError, WxaTransportError) as exc:
                 elapsed = 0.0 if started is None else loop.time() - started
                 delay = retry.delay(endpoint, exc, attempt, elapsed)
@@ -154,10 +167,8 @@ class Wire:
                     raise
                 attempt += 1
                 self.retry_counts[endpoint.name] += 1
-                _log.debug(
-                    "retrying %s for %s in %.2fs after %s (attempt %d)",
-                    endpoint.name, who, delay, type(exc).__name__, attempt,
-                )
+                if observed is not None:
+                    observed.retry(exc, delay)
                 await retry.sleep(delay)
                 token = None  # asked for again: it may have been refreshed meanwhile
 
