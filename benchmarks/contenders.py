@@ -236,9 +236,9 @@ async def wxa_pipeline(job: Job, harness: Harness, transport_name: str) -> None:
     warmup = min(job.concurrency or NAIVE_POOL, job.calls)
     appids = [f"wxemu{job.offset + n:010d}" for n in range(1, warmup + job.calls + 1)]
     async with httpx.AsyncClient(base_url=job.base_url, trust_env=False) as admin:
-        # A new week on the emulator's clock: the platform may submit 1,000 audits in 7
-        # days (errcode 85085), and every job submits a few hundred.
-        await admin.post("/_emulator/advance", json={"seconds": 7 * 86400})
+        # A new month on the emulator's clock: the platform may submit 1,000 audits a
+        # calendar month (errcode 85085), and every job submits a few hundred.
+        await admin.post("/_emulator/advance", json={"seconds": 31 * 86400})
         answers = await asyncio.gather(*(
             admin.post("/_emulator/tokens", json={"appid": appid}) for appid in appids))
     tokens = {a: r.json()["access_token"] for a, r in zip(appids, answers, strict=True)}

@@ -52,6 +52,18 @@ def _structure_str(value: Any, _: type) -> str:
     raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
+def _structure_bool(value: Any, _: type) -> bool:
+    # Registered on its own: bool is an int subclass and would reach _structure_int.
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1"):
+        return bool(int(value))
+    if value in ("true", "false"):
+        return bool(value == "true")
+    raise ValueError(f"expected a boolean, got {type(value).__name__}")
+
+
+converter.register_structure_hook(bool, _structure_bool)
 converter.register_structure_hook(int, _structure_int)
 converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(str, _structure_str)
@@ -74,12 +86,32 @@ def _list_hook(cls: Any) -> _Hook:
     return structure
 
 
+def _wire_readers(cls: Any) -> list[tuple[str, tuple[str, ...], Callable[[Any], Any]]]:
+    # Response fields whose metadata says how the service spells them ("aliases") or
+    # how to read the wire value ("read", e.g. a "|"-joined list).
+    readers = []
+    for field in attrs.fields(cls):
+        aliases = tuple(field.metadata.get("aliases", ()))
+        read = field.metadata.get("read")
+        if aliases or read is not None:
+            readers.append((field.name, aliases, read or (lambda value: value)))
+    return readers
+
+
 def _object_hook(cls: Any) -> _Hook:
     structure_fields = make_dict_structure_fn(cls, converter)
+    readers = _wire_readers(cls)
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, dict):
             raise ValueError(f"expected an object for {cls.__name__}, got {type(value).__name__}")
+        if readers:
+            value = dict(value)
+            for name, aliases, read in readers:
+                for key in (name, *aliases):
+                    if key in value:
+                        value[name] = read(value.pop(key))
+                        break
         return structure_fields(value, cls)
 
     return structure

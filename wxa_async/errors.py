@@ -15,6 +15,7 @@ __all__ = [
     "WxaDecodeError",
     "WxaError",
     "WxaMissingExtraError",
+    "WxaPrivacyScanPendingError",
     "WxaQuotaError",
     "WxaSignatureError",
     "WxaStalePushError",
@@ -34,7 +35,27 @@ class WxaError(Exception):
 
 
 class WxaValidationError(WxaError, ValueError):
-    """An argument breaks one of the service's documented limits; nothing was sent."""
+    """An argument breaks one of the service's documented limits; nothing was sent.
+
+    ``field`` names the request field at fault (when one is); ``errcode`` is the code
+    the service answers to the same mistake, where WeChat's docs give one (the
+    emulator answers it), else None."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, errcode: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.errcode = errcode
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_validation_error, (type(self), str(self), self.field, self.errcode))
+
+
+def _rebuild_validation_error(
+    cls: type[WxaValidationError], message: str, field: str | None, errcode: int | None
+) -> WxaValidationError:
+    return cls(message, field=field, errcode=errcode)
 
 
 class WxaMissingExtraError(WxaError, ImportError):
@@ -175,6 +196,13 @@ class WxaSystemBusyError(WxaApiError):
     """errcode -1: the service is busy; idempotent reads are retried automatically."""
 
 
+class WxaPrivacyScanPendingError(WxaApiError):
+    """errcode 61039: the privacy scan WeChat runs after each commit has not finished.
+
+    Nothing was applied. Wait (usually a minute or so) and call again; the client never
+    retries it by itself, so a mutation is never repeated behind the caller's back."""
+
+
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 QUOTA_ERRCODES = frozenset({45009, 45011, 85085, 87013, 45065, 61024})
 
@@ -182,10 +210,11 @@ _FAMILIES: dict[int, type[WxaApiError]] = {
     **{code: WxaTokenError for code in TOKEN_ERRCODES},
     **{code: WxaQuotaError for code in QUOTA_ERRCODES},
     -1: WxaSystemBusyError,
+    61039: WxaPrivacyScanPendingError,
 }
 
-# errcode -> "中文说明 (English gloss)". Chinese text as in the seed document; codes
-# outside the seed come from WeChat's global return-code page.
+# errcode -> "中文说明 (English gloss)". Chinese text from WeChat's open-platform docs
+# (代码管理, 隐私设置, 代码模板库) and its global return-code page.
 ERRCODE_DESCRIPTIONS: dict[int, str] = {
     -1: "系统繁忙 (system busy)",
     40001: "access_token 无效或不是最新的 (access token invalid or not the latest)",
@@ -193,12 +222,18 @@ ERRCODE_DESCRIPTIONS: dict[int, str] = {
     42001: "access_token 超时 (access token expired)",
     45009: "接口调用超过限额 (daily API call quota reached)",
     45011: "API 调用太频繁 (API called too frequently)",
+    40005: "不合法的文件类型 (file type not accepted)",
+    40006: "不合法的文件大小 (file size not accepted)",
+    44002: "POST 的数据包为空 (empty POST body)",
     47001: "POST 数据包格式错误 (malformed POST data)",
     61004: "当前 IP 未在白名单中 (caller IP not in the platform's whitelist)",
     61005: "component_verify_ticket 已过期 (component verify ticket expired)",
     61006: "component_verify_ticket 无效 (component verify ticket invalid)",
     61023: "refresh_token 无效 (authorizer refresh token invalid)",
-    61039: "代码检测任务未完成 (the code privacy check is still running, try again later)",
+    61039: "隐私接口检查任务未完成,请稍等一分钟再重试 "
+    "(the privacy scan of the committed code is still running: try again in a minute)",
+    61040: "代码使用了隐私接口,但隐私保护指引未声明 "
+    "(the code uses privacy interfaces the privacy setting does not declare)",
     85006: "标签格式错误 (malformed tag)",
     85007: "页面路径错误 (wrong page path)",
     85008: "类目填写错误 (wrong category)",
@@ -220,6 +255,9 @@ ERRCODE_DESCRIPTIONS: dict[int, str] = {
     85046: "tabBar 中缺少 path (tabBar lacks path)",
     85047: "pages 字段为空 (pages is empty)",
     85048: "ext_json 解析失败 (ext_json is not valid JSON)",
+    85058: "无效的隐私接口或申请参数 (unknown privacy interface or bad application)",
+    85064: "找不到草稿或模板 (no such draft or template)",
+    85065: "模板库已满 (the template library is full: at most 200 templates)",
     85066: "链接错误 (bad link)",
     85068: "测试链接不是子链接 (debug URL is not under the prefix)",
     85069: "校验文件失败 (verification file check failed)",
@@ -237,28 +275,34 @@ ERRCODE_DESCRIPTIONS: dict[int, str] = {
     85080: "小程序提交的审核未审核通过 (the submitted audit has not passed)",
     85081: "无效的发布比例 (invalid gray percentage)",
     85082: "当前的发布比例需要比之前设置的高 (gray percentage must exceed the previous one)",
-    85085: "近 7 天提交审核的小程序数量过多,请耐心等待审核完毕后再次提交 "
-    "(too many audit submissions in 7 days)",
+    85085: "小程序提审数量已达本月上限 (the monthly audit-submission quota of the whole "
+    "third-party platform is used up: every authorized mini program draws on it)",
     85086: "提交代码审核之前需提前上传代码 (commit code before submitting an audit)",
     85087: "小程序已使用 api navigateToMiniProgram,请声明跳转 appid 列表后再次提交 "
     "(declare navigateToMiniProgram appids first)",
+    85092: "preview_info 格式错误或素材已过期 "
+    "(preview_info is malformed or names an unknown or expired media id)",
     86000: "不是由第三方代小程序进行调用 (not called by the third-party platform)",
     86001: "不存在第三方的已经提交的代码 (no committed code)",
     86002: "小程序还未设置昵称. 头像. 简介。请先设置完后再重新提交 "
     "(set nickname, avatar and intro first)",
+    86069: "owner_setting 必填字段缺失 (owner_setting lacks a required field)",
+    86071: "privacy_key 不合法 (unknown privacy_key)",
+    86074: "现网隐私协议不存在 (no released privacy setting to change: privacy_ver=1)",
     87011: "现网已经在灰度发布,不能进行版本回退 (gray release running, cannot revert)",
     87012: "该版本不能回退 (this version cannot be reverted)",
     87013: "撤回次数达到上限（每天一次,每个月 10 次） (undo audit limit: once a day, 10 a month)",
+    87072: "隐私协议文件不合法 (privacy ext file rejected: too large or not text)",
 }
 
-# Where one code means something else on one endpoint (seed section 16).
+# Where one code means something else on one endpoint (WeChat's gray-release docs).
 _ENDPOINT_DESCRIPTIONS: dict[tuple[str, int], str] = {
     ("gray_release", 86002): "小程序未初始化完成 (mini program not initialised)",
 }
 
 
 def describe_errcode(errcode: int, endpoint: str | None = None) -> str:
-    """The seed's description of ``errcode`` (Chinese with an English gloss), or ''."""
+    """WeChat's description of ``errcode`` (Chinese with an English gloss), or ''."""
     if endpoint is not None:
         special = _ENDPOINT_DESCRIPTIONS.get((endpoint, errcode))
         if special is not None:

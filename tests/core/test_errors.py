@@ -22,6 +22,7 @@ from wxa_async import (
     WxaApiError,
     WxaDecodeError,
     WxaError,
+    WxaPrivacyScanPendingError,
     WxaQuotaError,
     WxaSystemBusyError,
     WxaTimeoutError,
@@ -87,7 +88,7 @@ def test_unknown_errcode_has_an_empty_description() -> None:
     [
         (40001, WxaTokenError), (40014, WxaTokenError), (42001, WxaTokenError),
         (45009, WxaQuotaError), (85085, WxaQuotaError), (87013, WxaQuotaError),
-        (-1, WxaSystemBusyError), (85009, WxaApiError), (61039, WxaApiError),
+        (-1, WxaSystemBusyError), (85009, WxaApiError), (61039, WxaPrivacyScanPendingError),
     ],
 )
 async def test_errcode_families(errcode: int, family: type[WxaApiError]) -> None:

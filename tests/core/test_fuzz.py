@@ -81,7 +81,7 @@ def field_values(name: str) -> st.SearchStrategy[Any]:
 
 
 def request_kwargs(endpoint: Any) -> st.SearchStrategy[dict[str, Any]]:
-    fields = attrs.fields(endpoint.request)
+    fields = [f for f in attrs.fields(endpoint.request) if f.init]
     required = {f.name: field_values(f.name) for f in fields if f.default is attrs.NOTHING}
     optional = {f.name: field_values(f.name) for f in fields if f.default is not attrs.NOTHING}
     return st.fixed_dictionaries(required, optional=optional)
@@ -317,6 +317,8 @@ VALID: dict[str, dict[str, Any]] = {
     "publish_qrcode_jump": {"prefix": "https://x"},
     "gray_release": {"gray_percentage": 1},
     "speedup_audit": {"auditid": 1},
+    "set_privacy_setting": {"owner_setting": {"contact_qq": "1", "notice_method": "弹窗"}},
+    "apply_privacy_interface": {"api_name": "wx.getLocation", "content": "c"},
 }
 for _endpoint in ENDPOINTS:
     VALID.setdefault(_endpoint.name, {})

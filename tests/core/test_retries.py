@@ -38,7 +38,8 @@ BUSY = {"errcode": -1, "errmsg": "system error"}
 IDEMPOTENT = {
     "get_qrcode", "get_category", "get_page", "get_latest_audit_status",
     "get_gray_release_plan", "get_audit_status", "get_support_version", "get_qrcode_jump",
-    "query_quota", "get_code_privacy_info", "get_version_info",
+    "query_quota", "get_code_privacy_info", "get_version_info", "get_history_version",
+    "get_privacy_setting", "get_privacy_interface",
 }
 
 

@@ -78,7 +78,22 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "query_quota": ("GET", "wxa/queryquota", None),
     "get_code_privacy_info": ("GET", "wxa/security/get_code_privacy_info", None),
     "get_version_info": ("POST", "wxa/getversioninfo", {}),
+    # GET with a fixed query field: checked in tests/api/test_code_endpoints.py.
+    "get_history_version": ("GET", "wxa/revertcoderelease", None),
+    "set_privacy_setting": (
+        "POST", "cgi-bin/component/setprivacysetting",
+        {"owner_setting": {"contact_email": "dev@example.com", "notice_method": "弹窗"},
+         "setting_list": [{"privacy_key": "Location", "privacy_text": "展示附近门店"}]},
+    ),
+    "get_privacy_setting": ("POST", "cgi-bin/component/getprivacysetting", {}),
+    "get_privacy_interface": ("GET", "wxa/security/get_privacy_interface", None),
+    "apply_privacy_interface": (
+        "POST", "wxa/security/apply_privacy_interface",
+        {"api_name": "wx.getLocation", "content": "展示附近门店"},
+    ),
 }
+# Fixed query fields an endpoint always sends besides the token.
+FIXED_QUERY = {"get_history_version": {"action": "get_history_version"}}
 
 
 def test_the_table_has_exactly_the_issues_endpoints() -> None:
@@ -100,9 +115,10 @@ async def test_every_table_entry_has_the_issues_wire_shape(endpoint: Any) -> Non
     assert request.method == method
     assert request.url == f"{BASE_URL}/{path}"  # no query string in the URL itself
     assert request.params["access_token"] == TOKEN
+    fixed = FIXED_QUERY.get(endpoint.name, {})
     if body is None:
         assert request.content is None
-        assert dict(request.params) == {"access_token": TOKEN}
+        assert dict(request.params) == {**fixed, "access_token": TOKEN}
         assert "Content-Type" not in request.headers
     else:
         assert request.content is not None

@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+import attrs
 import pytest
 from PIL import Image
 
@@ -68,8 +69,11 @@ async def test_every_endpoint_of_the_table_is_served() -> None:
     emu, _, token = make_emulator()
     await committed(emu, token)
     for endpoint in ENDPOINTS:
+        # Fields fixed by the request class (action=get_history_version) tell apart
+        # endpoints sharing one path.
+        fixed = {f.name: f.default for f in attrs.fields(endpoint.request) if not f.init}
         answer = await emu.handle(
-            endpoint.method, "/" + endpoint.path, {"access_token": token}, b"{}"
+            endpoint.method, "/" + endpoint.path, {"access_token": token, **fixed}, b"{}"
         )
         assert answer.status == 200, endpoint.name
         if not endpoint.binary:
@@ -216,19 +220,26 @@ async def test_submit_audit_needs_a_nickname() -> None:
         assert (await api_error(app.submit_audit(item_list=[ITEM]))).errcode == 86002
 
 
-async def test_submission_quota_per_seven_virtual_days() -> None:
+async def test_submission_quota_is_monthly_and_shared_by_the_whole_platform() -> None:
     emu, _, token = make_emulator()
-    emu.limits.audit_submissions_per_7_days = 2
-    async with client_for(emu, token) as client:
-        app = client.app(APPID)
-        await app.commit(template_id=1, ext_json={}, user_version="v1", user_desc="d")
-        for _ in range(2):
-            await app.submit_audit(item_list=[ITEM])
-            emu.finish_audit(APPID, success=False, reason="no")
+    emu.add_app("wxother")
+    other = emu.issue_token("wxother", lifetime=366 * 86400)
+    emu.limits.audit_submissions_per_month = 2
+    # 2023-11-15 in Beijing: a week later is still November, 16 days later December.
+    async with client_for(emu, token) as client, client_for(emu, other, "wxother") as second:
+        app, neighbour = client.app(APPID), second.app("wxother")
+        for handle in (app, neighbour):
+            await handle.commit(template_id=1, ext_json={}, user_version="v1", user_desc="d")
+        await app.submit_audit(item_list=[ITEM])
+        emu.finish_audit(APPID, success=False, reason="no")
+        await neighbour.submit_audit(item_list=[ITEM])  # another app draws on it too
         assert (await app.query_quota()).rest == 0
         error = await api_error(app.submit_audit(item_list=[ITEM]))
         assert error.errcode == 85085 and isinstance(error, WxaQuotaError)
-        emu.clock.advance(7 * 86400 + 1)
+        assert "本月" in error.description and "month" in error.description
+        emu.clock.advance(7 * 86400)
+        assert (await api_error(app.submit_audit(item_list=[ITEM]))).errcode == 85085
+        emu.clock.advance(9 * 86400)
         await app.submit_audit(item_list=[ITEM])
         assert (await app.query_quota()).rest == 1
 

@@ -45,7 +45,7 @@ async def test_quota_errcodes_from_the_emulator_surface_at_once(kind: str, name:
             kwargs: dict[str, Any] = {}
             if name == "submit_audit":
                 await app.commit(template_id=1, ext_json={}, user_version="v1", user_desc="d")
-                emu.limits.audit_submissions_per_7_days = 0  # platform-wide, 7 days
+                emu.limits.audit_submissions_per_month = 0  # platform-wide, monthly
                 kwargs = {"item_list": [ITEM]}
             elif name == "undo_code_audit":
                 await committed_and_submitted(client)

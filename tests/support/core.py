@@ -301,6 +301,14 @@ VALID_ARGS: dict[str, dict[str, Any]] = {
     "query_quota": {},
     "get_code_privacy_info": {},
     "get_version_info": {},
+    "get_history_version": {},
+    "set_privacy_setting": {
+        "owner_setting": {"contact_email": "dev@example.com", "notice_method": "弹窗"},
+        "setting_list": [{"privacy_key": "Location", "privacy_text": "展示附近门店"}],
+    },
+    "get_privacy_setting": {},
+    "get_privacy_interface": {},
+    "apply_privacy_interface": {"api_name": "wx.getLocation", "content": "展示附近门店"},
 }
 
 

@@ -437,7 +437,7 @@ async def run_soak(
         raise ValueError("need at least one call per mini program")
     started_tasks = set(asyncio.all_tasks())
     emu = Emulator(seed=seed)
-    emu.limits.audit_submissions_per_7_days = apps * (_REISSUES + 2)
+    emu.limits.audit_submissions_per_month = apps * (_REISSUES + 2)
     emu.add_template(1, _PAGES)
     states = [emu.add_app(f"wxsoak{index:010d}") for index in range(apps)]
     secret, ticket = f"soak-secret-{seed}", f"ticket@@@soak-{seed}"

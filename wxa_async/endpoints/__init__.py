@@ -2,6 +2,7 @@
 
 from ._code import CodeEndpoints
 from ._component import ComponentApi
+from ._privacy import PrivacyEndpoints
 from ._spec import Auth, BinaryEndpoint, BoundBinaryCall, BoundCall, Endpoint, EndpointSpec
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "ComponentApi",
     "Endpoint",
     "EndpointSpec",
+    "PrivacyEndpoints",
 ]

@@ -19,6 +19,8 @@ from ..models import (
     GetQrcodeRequest,
     GrayReleasePlanResponse,
     GrayReleaseRequest,
+    HistoryVersionRequest,
+    HistoryVersionResponse,
     LatestAuditStatusResponse,
     NoArguments,
     PageListResponse,
@@ -26,6 +28,7 @@ from ..models import (
     QrcodeJumpPrefixRequest,
     QrcodeJumpRulesResponse,
     QuotaResponse,
+    RevertCodeReleaseRequest,
     SetSupportVersionRequest,
     SubmitAuditRequest,
     SubmitAuditResponse,
@@ -67,7 +70,13 @@ class CodeEndpoints:
     )
     # A GET that changes state: retrying it blindly could revert twice. Not idempotent.
     revert_code_release = Endpoint(
-        "GET", "wxa/revertcoderelease", NoArguments, WxaResponse, idempotent=False
+        "GET", "wxa/revertcoderelease", RevertCodeReleaseRequest, WxaResponse,
+        idempotent=False,
+    )
+    # The same path with action=get_history_version is a plain read.
+    get_history_version = Endpoint(
+        "GET", "wxa/revertcoderelease", HistoryVersionRequest, HistoryVersionResponse,
+        idempotent=True,
     )
     get_support_version = Endpoint(
         "POST", "cgi-bin/wxopen/getweappsupportversion", NoArguments, SupportVersionResponse,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -25,7 +25,11 @@ _Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
 def _fail(attribute: attrs.Attribute[Any], problem: str) -> WxaValidationError:
-    return WxaValidationError(f"{attribute.name}: {problem}")
+    # The field's metadata may name the errcode the service answers for it.
+    return WxaValidationError(
+        f"{attribute.name}: {problem}", field=attribute.name,
+        errcode=attribute.metadata.get("errcode"),
+    )
 
 
 def _is_int(value: object) -> bool:
@@ -110,31 +114,130 @@ def _ext_json(value: str | Mapping[str, Any]) -> str:
             )
         except (TypeError, ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
-            raise WxaValidationError(f"ext_json: cannot be serialised to JSON: {reason}") from None
+            raise WxaValidationError(
+                f"ext_json: cannot be serialised to JSON: {reason}", field="ext_json"
+            ) from None
     if isinstance(value, str):
         if not _encodable(value):
-            raise WxaValidationError("ext_json: must be valid Unicode (it holds a lone surrogate)")
+            raise WxaValidationError(
+                "ext_json: must be valid Unicode (it holds a lone surrogate)", field="ext_json"
+            )
         return value
     raise WxaValidationError(
-        f"ext_json: must be a dict or a JSON string, got {type(value).__name__}"
+        f"ext_json: must be a dict or a JSON string, got {type(value).__name__}",
+        field="ext_json",
     )
 
 
-def _strings(value: Iterable[str]) -> tuple[str, ...]:
-    # A dict is iterable too, but its keys are not a list of URLs the caller meant.
+def _string_list(value: Any, name: str, *, nonempty: bool = False) -> tuple[str, ...]:
+    """``value`` as a tuple of strings; ``name`` is the field for the error message."""
+    # A dict is iterable too, but its keys are not the list the caller meant.
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise WxaValidationError(
-            f"debug_url: must be a list of strings, got {type(value).__name__}"
+            f"{name}: must be a list of strings, got {type(value).__name__}", field=name
         )
     items = tuple(value)
     for item in items:
         if not isinstance(item, str):
             raise WxaValidationError(
-                f"debug_url: entries must be strings, got {type(item).__name__}"
+                f"{name}: entries must be strings, got {type(item).__name__}", field=name
             )
         if not _encodable(item):
-            raise WxaValidationError("debug_url: entries must be valid Unicode")
+            raise WxaValidationError(f"{name}: entries must be valid Unicode", field=name)
+        if nonempty and not item.strip():
+            raise WxaValidationError(f"{name}: entries must not be empty", field=name)
     return items
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return _string_list(value, "debug_url")
+
+
+def _int_list(value: Any, name: str) -> tuple[int, ...]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise WxaValidationError(
+            f"{name}: must be a list of integers, got {type(value).__name__}", field=name
+        )
+    items = tuple(value)
+    for item in items:
+        if not _is_int(item) or item < 0:
+            raise WxaValidationError(
+                f"{name}: entries must be non-negative integers, got {item!r}", field=name
+            )
+    return items
+
+
+def _flag(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An optional JSON boolean: True, False or None (absent); 1 and "true" are not."""
+    if value is not None and not isinstance(value, bool):
+        raise _fail(attribute, f"must be True or False, got {type(value).__name__}")
+
+
+def _wire_object(value: Any) -> Any:
+    """A nested model (or a list of them) as the JSON object the service wants:
+    tuples become lists and absent (None) fields are left out, at every depth."""
+    if attrs.has(type(value)):
+        value = attrs.asdict(value, recurse=True)
+    if isinstance(value, dict):
+        return {k: _wire_object(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_wire_object(v) for v in value]
+    return value
+
+
+_M = TypeVar("_M")
+
+
+def _build(cls: type[_M], value: Any, name: str, errcode: int | None = None) -> _M:
+    """A nested request object from a model instance or a dict of its wire fields.
+
+    A dict with a key the model does not know, or without a required one, is refused
+    here, so a typo never reaches the service. Another model instance (an answer's,
+    read back to be sent again) is taken field by field."""
+    field = name.split("[", 1)[0]
+    if isinstance(value, cls):
+        return value
+    if attrs.has(type(value)):
+        value = {k: v for k, v in attrs.asdict(value, recurse=False).items()
+                 if k != "raw" and v is not None}
+    if not isinstance(value, Mapping):
+        raise WxaValidationError(
+            f"{name}: must be a dict or {cls.__name__}, got {type(value).__name__}",
+            field=field, errcode=errcode,
+        )
+    fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    unknown = sorted(map(str, set(value) - set(fields)))
+    if unknown:
+        raise WxaValidationError(
+            f"{name}: unknown fields {unknown}", field=field, errcode=errcode
+        )
+    missing = [n for n, f in fields.items()
+               if f.init and f.default is attrs.NOTHING and n not in value]
+    if missing:
+        raise WxaValidationError(
+            f"{name}: {', '.join(missing)} required", field=field, errcode=errcode
+        )
+    try:
+        return cls(**value)
+    except WxaValidationError as exc:
+        if exc.errcode is not None:
+            raise
+        # A nested field at fault is reported as the enclosing one (and answers its
+        # errcode), since that is the field the caller gave.
+        raise WxaValidationError(f"{name}.{exc}", field=field, errcode=errcode) from None
+
+
+def _build_list(
+    cls: type[_M], value: Any, name: str, errcode: int | None = None
+) -> tuple[_M, ...]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise WxaValidationError(
+            f"{name}: must be a list, got {type(value).__name__}",
+            field=name.split("[", 1)[0], errcode=errcode,
+        )
+    return tuple(
+        _build(cls, item, f"{name}[{index}]", errcode) for index, item in enumerate(value)
+    )
 
 
 class WxaRequest:

@@ -83,26 +83,6 @@ def _payload(response: WxaResponse) -> dict[str, Any]:
 
 # -- request parsing ------------------------------------------------------------------
 
-# The errcode the service answers when a field breaks its rule (seed sections 1-16);
-# any other field problem answers 47001 (malformed data).
-_FIELD_ERRCODES: dict[str, dict[str, int]] = {
-    "commit": {"template_id": 85014, "ext_json": 85048},
-    "submit_audit": {
-        "item_list": 85023, "address": 85007, "tag": 85006, "title": 85011,
-        "first_class": 85008, "second_class": 85008, "third_class": 85008,
-        "first_id": 85008, "second_id": 85008, "third_id": 85008,
-    },
-    "get_audit_status": {"auditid": 85012},
-    "speedup_audit": {"auditid": 85012},
-    "change_visit_status": {"action": 85022},
-    "set_support_version": {"version": 85015},
-    "add_qrcode_jump": {"prefix": 85066, "debug_url": 85068, "path": 85066},
-    "delete_qrcode_jump": {"prefix": 85066},
-    "publish_qrcode_jump": {"prefix": 85066},
-    "gray_release": {"gray_percentage": 85081},
-}
-
-
 def _accepts_int(hint: Any) -> bool:
     if hint is int:
         return True
@@ -116,7 +96,17 @@ def _accepts_int(hint: Any) -> bool:
 @functools.cache
 def _fields(cls: type) -> tuple[dict[str, Any], frozenset[str]]:
     # get_type_hints evaluates every annotation: a third of a request's cost uncached.
-    return get_type_hints(cls), frozenset(field.name for field in attrs.fields(cls))
+    # Fields set by the class itself (init=False) are not the caller's to give.
+    return get_type_hints(cls), frozenset(f.name for f in attrs.fields(cls) if f.init)
+
+
+def _without_none(hint: Any) -> Any:
+    # `X | None` -> X, so an optional list of items is coerced like a list of items.
+    if get_origin(hint) in (Union, type(int | None)):
+        args = [arg for arg in get_args(hint) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
 
 
 def _coerce(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,7 +119,7 @@ def _coerce(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in data.items():
         if name not in names:
             continue  # the service ignores fields it does not know
-        hint = hints[name]
+        hint = _without_none(hints[name])
         if isinstance(value, str) and value.strip().lstrip("-").isdigit() and _accepts_int(hint):
             value = int(value)
         elif get_origin(hint) is tuple and isinstance(value, list):
@@ -140,25 +130,27 @@ def _coerce(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _field_of(exc: WxaValidationError) -> str:
-    return str(exc).split(":", 1)[0].split("[", 1)[0].strip()
+def _errcode_of(cls: type, exc: WxaValidationError) -> int:
+    """The errcode the service answers for ``exc``: its own, else the metadata of the
+    field at fault, else 47001 (malformed data)."""
+    if exc.errcode is not None:
+        return exc.errcode
+    fields = attrs.fields_dict(cls)
+    field = fields.get(exc.field) if exc.field else None
+    return int(field.metadata.get("errcode", 47001)) if field is not None else 47001
 
 
 def _parse_request(endpoint: EndpointSpec, data: Mapping[str, Any]) -> WxaRequest:
     cls = endpoint.request
     assert isinstance(cls, type)
-    codes = _FIELD_ERRCODES.get(endpoint.name, {})
     kwargs = _coerce(cls, data)
     for field in attrs.fields(cls):
-        if field.default is attrs.NOTHING and field.name not in kwargs:
-            raise _Reply(codes.get(field.name, 47001), f"{field.name} missing")
+        if field.init and field.default is attrs.NOTHING and field.name not in kwargs:
+            raise _Reply(field.metadata.get("errcode", 47001), f"{field.name} missing")
     try:
         request = cls(**kwargs)
     except WxaValidationError as exc:
-        field = _field_of(exc)
-        if field == "item_list" and "[" in str(exc).split(":", 1)[0]:
-            raise _Reply(85010, str(exc)) from None  # an item that is not an item
-        raise _Reply(codes.get(field, 47001), str(exc)) from None
+        raise _Reply(_errcode_of(cls, exc), str(exc)) from None
     except (TypeError, ValueError) as exc:
         raise _Reply(47001, type(exc).__name__) from None
     assert isinstance(request, WxaRequest)

@@ -56,8 +56,10 @@ from ._state import (
     AuditPolicy,
     AuditStatus,
     Limits,
+    Media,
     Push,
     PushTarget,
+    Template,
     VirtualClock,
     _month,
 )
@@ -84,6 +86,17 @@ class _Token:
 
 
 _Handler = Callable[[AppState, Any], "WxaResponse | Answer"]
+# One path may serve several endpoints told apart by a fixed query field
+# (wxa/revertcoderelease and its action=get_history_version).
+_Route = tuple[dict[str, str], EndpointSpec, _Handler]
+
+
+def _fixed_fields(endpoint: EndpointSpec) -> dict[str, str]:
+    cls = endpoint.request
+    if not attrs.has(cls):  # type: ignore[arg-type]
+        return {}
+    return {f.name: str(f.default) for f in attrs.fields(cls)
+            if not f.init and f.default is not attrs.NOTHING}
 
 
 class EmulatorCore:
@@ -111,7 +124,9 @@ class EmulatorCore:
         self.faults = Faults()
         self.load: Load | None = None  # latency and rate limit (45011); None: instant
         self.apps: dict[str, AppState] = {}
-        self.templates: dict[int, list[str]] = {}
+        self.templates: dict[int, Template] = {}
+        self.drafts: dict[int, Template] = {}  # keyed by draft_id
+        self.media: dict[str, Media] = {}
         self.calls: collections.Counter[str] = collections.Counter()
         self.app_calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self.applied: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -132,9 +147,12 @@ class EmulatorCore:
         self._next_auditid = 412345678
         self._seq = 0
         self._component: tuple[str, str, str, float] | None = None  # appid, secret, ticket, set at
-        self._handlers: dict[str, tuple[EndpointSpec, _Handler]] = {
-            "/" + ep.path: (ep, getattr(self, "_op_" + ep.name)) for ep in ENDPOINTS
-        }
+        self._next_template_id = 1
+        self._handlers: dict[str, list[_Route]] = {}
+        for ep in ENDPOINTS:
+            routes = self._handlers.setdefault("/" + ep.path, [])
+            routes.append((_fixed_fields(ep), ep, getattr(self, "_op_" + ep.name)))
+            routes.sort(key=lambda route: -len(route[0]))  # the most specific first
         self.clock._listeners.append(self.run_due)
 
     # -- setup ----------------------------------------------------------------------
@@ -149,9 +167,31 @@ class EmulatorCore:
         if policy is not None:
             self._policy_rng = random.Random(policy.seed)
 
-    def add_template(self, template_id: int, pages: Sequence[str]) -> None:
-        """Register a code template (the platform's 模板库) and its code pages."""
-        self.templates[template_id] = list(pages)
+    def add_template(
+        self, template_id: int, pages: Sequence[str], *, privacy_keys: Sequence[str] = (),
+        template_type: int = 0,
+    ) -> Template:
+        """Put a code template straight into the platform's template library (代码模板库):
+        its code pages and the privacy keys its code uses (``privacy_keys``: a submit
+        without a privacy setting declaring them answers 61040)."""
+        template = Template(template_id, list(pages), list(privacy_keys),
+                            create_time=self.clock.time(), template_type=template_type)
+        self.templates[template_id] = template
+        self._next_template_id = max(self._next_template_id, template_id + 1)
+        return template
+
+    def add_draft(
+        self, pages: Sequence[str], *, privacy_keys: Sequence[str] = (),
+        user_version: str = "1.0.0", user_desc: str = "",
+    ) -> int:
+        """Upload code to the draft box (草稿箱), as WeChat's developer tools do; the
+        draft id (for ``add_to_template``)."""
+        draft_id = max(self.drafts, default=0) + 1
+        self.drafts[draft_id] = Template(
+            draft_id, list(pages), list(privacy_keys), user_version, user_desc,
+            create_time=self.clock.time(),
+        )
+        return draft_id
 
     def add_app(
         self,
@@ -228,24 +268,45 @@ class EmulatorCore:
     # -- audits and pushes ------------------------------------------------------------
 
     def finish_audit(
-        self, appid: str, *, success: bool = True, reason: str | None = None
+        self, appid: str, *, success: bool = True, reason: str | None = None,
+        screenshots: Sequence[str] = (),
     ) -> Audit:
-        """Resolve ``appid``'s pending audit now and queue its push event (delivered in
-        the background; ``await flush_pushes()`` to wait for it)."""
+        """Resolve ``appid``'s audit under way now and queue its push event (delivered
+        in the background; ``await flush_pushes()`` to wait for it). ``screenshots``
+        are the media ids a rejection shows (the answer's ``screenshot``)."""
         audit = self.apps[appid].latest_audit
-        if audit is None or audit.status != AuditStatus.PENDING:
+        if audit is None or not audit.in_progress:
             raise ValueError(f"{appid} has no audit pending")
+        audit.screenshots = tuple(screenshots)
         self._resolve(self.apps[appid], audit, success, reason or AuditPolicy().reason)
         return audit
 
+    def delay_audit(self, appid: str, *, reason: str | None = None) -> Audit:
+        """Put ``appid``'s pending audit into status 4 (delayed) and queue the
+        ``weapp_audit_delay`` push; a pass or reject still follows."""
+        audit = self.apps[appid].latest_audit
+        if audit is None or audit.status != AuditStatus.PENDING:
+            raise ValueError(f"{appid} has no audit pending")
+        self._delay(self.apps[appid], audit, reason or AuditPolicy().delay_reason)
+        return audit
+
     def run_due(self) -> None:
-        """Resolve every audit whose policy delay has passed on the virtual clock."""
+        """Move every audit whose policy delay has passed on the virtual clock: to its
+        result, or (a delayed one) to status 4 first."""
         now = self.clock.now()
         while self._due and self._due[0][0] <= now:
             due_at, _, appid, auditid = heapq.heappop(self._due)
-            audit = self.apps[appid].audits[auditid]
-            if audit.status == AuditStatus.PENDING and audit.due_at == due_at and audit.outcome:
-                self._resolve(self.apps[appid], audit, *audit.outcome)
+            app = self.apps[appid]
+            audit = app.audits[auditid]
+            if not (audit.in_progress and audit.due_at == due_at and audit.outcome):
+                continue
+            policy = self._policy or AuditPolicy()
+            if audit.delayed and audit.status == AuditStatus.PENDING:
+                self._delay(app, audit, policy.delay_reason)
+                audit.due_at = due_at + policy.delayed_by
+                heapq.heappush(self._due, (audit.due_at, auditid, appid, auditid))
+            else:
+                self._resolve(app, audit, *audit.outcome)
 
     async def advance(self, seconds: float) -> None:
         """Advance the clock, resolve what came due and wait for the pushes."""
@@ -302,6 +363,16 @@ class EmulatorCore:
         else:
             fields |= {"Event": "weapp_audit_fail", "Reason": reason, "FailTime": now}
         self._queue_push(app, str(fields["Event"]), render_event_xml(fields), audit.auditid)
+
+    def _delay(self, app: AppState, audit: Audit, reason: str) -> None:
+        now = self.clock.time()
+        audit.status = AuditStatus.DELAYED
+        fields: dict[str, str | int] = {
+            "ToUserName": app.original_id, "FromUserName": _SYSTEM_OPENID,
+            "CreateTime": now, "MsgType": "event", "Event": "weapp_audit_delay",
+            "Reason": reason, "DelayTime": now,
+        }
+        self._queue_push(app, "weapp_audit_delay", render_event_xml(fields), audit.auditid)
 
     def _queue_push(self, app: AppState, event: str, xml: str, auditid: int | None) -> None:
         body, query = xml, dict[str, str]()
@@ -364,8 +435,8 @@ class EmulatorCore:
         """Answer one HTTP request (``path`` without the query string)."""
         self.run_due()
         self._seq += 1
-        route = self._handlers.get(path)
-        name = route[0].name if route else _COMPONENT_ENDPOINTS.get(path)
+        route = self._route(path, query)
+        name = route[1].name if route else _COMPONENT_ENDPOINTS.get(path)
         if name is None:
             return Answer.json({"errcode": 404, "errmsg": f"no such endpoint: {path[:100]}"}, 404)
         if method not in ("GET", "POST"):
@@ -392,10 +463,16 @@ class EmulatorCore:
             elif not fault.after_apply:
                 return _fault_answer(fault.kind)
         if route is not None:
-            answer = self._call(route[0], route[1], method, query, body, owner)
+            answer = self._call(route[1], route[2], method, query, body, owner)
         else:
             answer = self._component_call(path, query, body)
         return answer if fault is None else _fault_answer(fault.kind)
+
+    def _route(self, path: str, query: Mapping[str, str]) -> _Route | None:
+        for route in self._handlers.get(path, ()):
+            if all(query.get(key) == value for key, value in route[0].items()):
+                return route
+        return None
 
     def _call(
         self, endpoint: EndpointSpec, handler: _Handler, method: str,
@@ -416,6 +493,11 @@ class EmulatorCore:
         if isinstance(result, Answer):
             return result
         return Answer.json(_payload(result))
+
+    def _undeclared_privacy(self, app: AppState) -> list[str]:
+        """The privacy keys of ``app``'s code its privacy guide does not declare (the
+        privacy handlers say which)."""
+        raise NotImplementedError
 
     def _check_token(self, owner: _Token | None, given: bool, kind: str) -> str:
         """The appid the token belongs to, or the errcode the service answers."""

@@ -15,10 +15,10 @@ from ...models import (
     AuditStatusResponse,
     Category,
     CategoryListResponse,
-    CodePrivacyInfoResponse,
     ExpInfo,
-    GrayReleasePlan,
     GrayReleasePlanResponse,
+    HistoryVersion,
+    HistoryVersionResponse,
     LatestAuditStatusResponse,
     PageListResponse,
     QrcodeJumpFileResponse,
@@ -35,6 +35,7 @@ from ...models import (
 )
 from ._answers import Answer, _payload, _Reply
 from ._core import EmulatorCore
+from ._privacy_handlers import PrivacyHandlers
 from ._qr import qr_jpeg
 from ._state import (
     _SUPPORT_VERSIONS,
@@ -48,6 +49,8 @@ from ._state import (
     _month,
 )
 
+_AuditAnswer = AuditStatusResponse | LatestAuditStatusResponse
+
 
 class CodeHandlers(EmulatorCore):
     """Code management (代码管理)."""
@@ -57,14 +60,14 @@ class CodeHandlers(EmulatorCore):
     def _op_commit(self, app: AppState, req: Any) -> WxaResponse:
         template = self.templates.get(req.template_id)
         if template is None:
-            raise _Reply(85014)
+            raise _Reply(85014)  # the template library must hold it
         try:
             ext = json.loads(req.ext_json) if req.ext_json.strip() else {}
         except ValueError:
             raise _Reply(85048) from None
         if not isinstance(ext, dict):
             raise _Reply(85048)
-        pages = ext.get("pages", template)
+        pages = ext.get("pages", template.pages)
         ext_pages = ext.get("extPages", {})
         if not isinstance(pages, list) or not all(isinstance(p, str) for p in pages):
             raise _Reply(85013, "pages must be a list of strings")
@@ -72,7 +75,7 @@ class CodeHandlers(EmulatorCore):
             raise _Reply(85013, "extPages must be an object")
         if not pages:
             raise _Reply(85047)
-        if any(page not in template for page in [*pages, *ext_pages]):
+        if any(page not in template.pages for page in [*pages, *ext_pages]):
             raise _Reply(85045)
         tab_bar = ext.get("tabBar")
         if isinstance(tab_bar, dict) and any(
@@ -81,7 +84,10 @@ class CodeHandlers(EmulatorCore):
         ):
             raise _Reply(85046)
         app.trial = CodeVersion(req.template_id, req.user_version, req.user_desc,
-                                list(pages), req.ext_json, self.clock.time())
+                                list(pages), req.ext_json, self.clock.time(),
+                                list(template.privacy_keys))
+        # WeChat scans every commit for privacy interfaces before it can be audited.
+        app.privacy_scan_until = self.clock.now() + self.limits.privacy_scan_seconds
         return WxaResponse()
 
     def _op_get_qrcode(self, app: AppState, req: Any) -> Answer:
@@ -112,9 +118,12 @@ class CodeHandlers(EmulatorCore):
         if app.trial is None:
             raise _Reply(85086)
         latest = app.latest_audit
-        if latest is not None and latest.status == AuditStatus.PENDING:
+        if latest is not None and latest.in_progress:
             raise _Reply(85009)
-        for item in req.item_list:
+        now = self.clock.now()
+        if now < app.privacy_scan_until:
+            raise _Reply(61039)
+        for item in req.item_list or ():
             values = attrs.astuple(item)
             if all(v is None or v == "" for v in values):
                 raise _Reply(85010)
@@ -122,37 +131,50 @@ class CodeHandlers(EmulatorCore):
                 raise _Reply(85007)
             if not _category_matches(item, app.categories):
                 raise _Reply(85008)
-        now = self.clock.now()
-        window = [t for t in self._submissions if t > now - 7 * 86400]
-        if len(window) >= self.limits.audit_submissions_per_7_days:
+        if self._undeclared_privacy(app) and not req.privacy_api_not_use:
+            raise _Reply(61040)
+        if req.preview_info is not None:
+            for media_id in (*req.preview_info.video_id_list, *req.preview_info.pic_id_list):
+                media = self.media.get(media_id)
+                if media is None or media.expires_at <= now:
+                    raise _Reply(85092)
+        month = _month(now)
+        window = [t for t in self._submissions if _month(t) == month]
+        if len(window) >= self.limits.audit_submissions_per_month:
             raise _Reply(85085)
         self._submissions = [*window, now]
         auditid = self._next_auditid
         self._next_auditid += 1
-        audit = Audit(auditid, app.trial, tuple(req.item_list), self.clock.time())
+        audit = Audit(auditid, app.trial, tuple(req.item_list or ()), self.clock.time())
         if self._policy is not None:
             failed = self._policy_rng.random() < self._policy.fail_rate
             audit.outcome = (not failed, self._policy.reason)
+            if self._policy.delayed_rate > 0:  # no extra draw otherwise: same sequences
+                audit.delayed = self._policy_rng.random() < self._policy.delayed_rate
             audit.due_at = now + self._policy.delay
             heapq.heappush(self._due, (audit.due_at, auditid, app.appid, auditid))
         app.audits[auditid] = audit
         app.latest_auditid = auditid
         return SubmitAuditResponse(auditid=auditid)
 
-    def _op_get_audit_status(self, app: AppState, req: Any) -> WxaResponse:
+    def _op_get_audit_status(self, app: AppState, req: Any) -> WxaResponse | Answer:
         audit = app.audits.get(req.auditid)
         if audit is None:
             raise _Reply(85012)
-        return AuditStatusResponse(status=int(audit.status), reason=audit.reason)
+        return _audit_answer(AuditStatusResponse(status=int(audit.status), reason=audit.reason),
+                             audit, "screenshot")
 
     def _op_get_latest_audit_status(self, app: AppState, req: Any) -> WxaResponse | Answer:
         audit = app.latest_audit
         if audit is None:
             raise _Reply(85012)
-        payload = _payload(LatestAuditStatusResponse(
-            status=int(audit.status), reason=audit.reason, auditid=audit.auditid))
-        payload["auditid"] = str(audit.auditid)  # the service sends this id as a string
-        return Answer.json(payload)
+        answer = LatestAuditStatusResponse(
+            status=int(audit.status), reason=audit.reason, auditid=audit.auditid,
+            user_version=audit.version.user_version, user_desc=audit.version.user_desc,
+            submit_audit_time=audit.submitted_at,
+        )
+        # The service spells the field both ways; this answer uses the capitalised one.
+        return _audit_answer(answer, audit, "ScreenShot")
 
     def _op_release(self, app: AppState, req: Any) -> WxaResponse:
         audit = app.latest_audit
@@ -165,7 +187,12 @@ class CodeHandlers(EmulatorCore):
 
     def _publish(self, app: AppState, audit: Audit) -> None:
         audit.released = True
-        app.releases.append(audit.version)
+        version = attrs.evolve(audit.version, app_version=app.next_app_version)
+        app.next_app_version += 1
+        app.releases.append(version)
+        # The privacy guide set for the development version goes live with it.
+        if app.privacy_dev is not None:
+            app.privacy_live = app.privacy_dev
         app.released_at = self.clock.time()
         app.reverted = False
         if app.gray_plan.status == 1:
@@ -182,10 +209,32 @@ class CodeHandlers(EmulatorCore):
             raise _Reply(87011)
         if len(app.releases) < 2 or app.reverted:
             raise _Reply(87012)
-        app.releases.pop()
+        candidates = self._rollback_candidates(app)
+        if req.app_version is None:
+            target = len(app.releases) - 2
+        else:
+            chosen = [i for i in candidates if app.releases[i].app_version == req.app_version]
+            if not chosen:
+                raise _Reply(87012, "no such version to roll back to")
+            target = chosen[0]
+        del app.releases[target + 1:]
         app.reverted = True
         app.released_at = self.clock.time()
         return WxaResponse()
+
+    def _rollback_candidates(self, app: AppState) -> list[int]:
+        """Indexes in ``app.releases`` of the versions a rollback may go to, newest
+        first: the ones before the online version, at most ``limits.history_versions``."""
+        before = range(len(app.releases) - 2, -1, -1)
+        return list(before)[: self.limits.history_versions]
+
+    def _op_get_history_version(self, app: AppState, req: Any) -> WxaResponse:
+        versions = [app.releases[i] for i in self._rollback_candidates(app)]
+        return HistoryVersionResponse(version_list=[
+            HistoryVersion(app_version=v.app_version, user_version=v.user_version,
+                           user_desc=v.user_desc, commit_time=v.committed_at)
+            for v in versions
+        ])
 
     def _op_get_support_version(self, app: AppState, req: Any) -> WxaResponse:
         share = round(100 / len(_SUPPORT_VERSIONS), 2)
@@ -256,7 +305,7 @@ class CodeHandlers(EmulatorCore):
         if today >= self.limits.undo_per_day or month >= self.limits.undo_per_month:
             raise _Reply(87013)
         audit = app.latest_audit
-        if audit is None or audit.status != AuditStatus.PENDING:
+        if audit is None or not audit.in_progress:
             raise _Reply(85012, "no audit under way to withdraw")
         app.undo_times.append(now)
         audit.status = AuditStatus.WITHDRAWN
@@ -272,9 +321,11 @@ class CodeHandlers(EmulatorCore):
         plan = app.gray_plan
         if plan.status == 1 and req.gray_percentage <= plan.gray_percentage:
             raise _Reply(85082)
+        flags = (bool(req.support_debuger_first), bool(req.support_experiencer_first))
         if plan.status != 1:
             plan.create_timestamp = self.clock.time()
         plan.gray_percentage = req.gray_percentage
+        plan.support_debuger_first, plan.support_experiencer_first = flags
         plan.status = 1
         if req.gray_percentage == 100:  # everyone has it: the staged version is online
             if not audit.released:
@@ -289,13 +340,11 @@ class CodeHandlers(EmulatorCore):
 
     def _op_get_gray_release_plan(self, app: AppState, req: Any) -> WxaResponse:
         plan = app.gray_plan
-        return GrayReleasePlanResponse(gray_release_plan=GrayReleasePlan(
-            status=plan.status, create_timestamp=plan.create_timestamp,
-            gray_percentage=plan.gray_percentage))
+        return GrayReleasePlanResponse(gray_release_plan=attrs.evolve(plan))
 
     def _op_speedup_audit(self, app: AppState, req: Any) -> WxaResponse:
         audit = app.audits.get(req.auditid)
-        if audit is None or audit.status != AuditStatus.PENDING:
+        if audit is None or not audit.in_progress:
             raise _Reply(85012)
         month = _month(self.clock.now())
         used = sum(1 for t in app.speedup_times if _month(t) == month)
@@ -309,18 +358,13 @@ class CodeHandlers(EmulatorCore):
 
     def _op_query_quota(self, app: AppState, req: Any) -> WxaResponse:
         now = self.clock.now()
-        used = sum(1 for t in self._submissions if t > now - 7 * 86400)
-        limit = self.limits.audit_submissions_per_7_days
         month = _month(now)
+        used = sum(1 for t in self._submissions if _month(t) == month)
+        limit = self.limits.audit_submissions_per_month
         sped = sum(1 for t in app.speedup_times if _month(t) == month)
         return QuotaResponse(rest=max(limit - used, 0), limit=limit,
                              speedup_rest=max(self.limits.speedups_per_month - sped, 0),
                              speedup_limit=self.limits.speedups_per_month)
-
-    def _op_get_code_privacy_info(self, app: AppState, req: Any) -> WxaResponse:
-        if app.trial is None:
-            raise _Reply(86001)
-        return CodePrivacyInfoResponse()
 
     def _op_get_version_info(self, app: AppState, req: Any) -> WxaResponse:
         trial, online = app.trial, app.online
@@ -331,6 +375,16 @@ class CodeHandlers(EmulatorCore):
             if online else None,
         )
 
+
+
+def _audit_answer(answer: _AuditAnswer, audit: Audit, spelling: str) -> Answer:
+    payload = _payload(answer)
+    payload.pop("screenshot", None)
+    if audit.screenshots:
+        payload[spelling] = "|".join(audit.screenshots)  # "|"-joined media ids
+    if isinstance(answer, LatestAuditStatusResponse):
+        payload["auditid"] = str(audit.auditid)  # the service sends this id as a string
+    return Answer.json(payload)
 
 
 def _category_matches(item: AuditItem, categories: Sequence[Category]) -> bool:
@@ -345,5 +399,5 @@ def _category_matches(item: AuditItem, categories: Sequence[Category]) -> bool:
 
 
 
-class Emulator(CodeHandlers):
+class Emulator(CodeHandlers, PrivacyHandlers):
     __doc__ = EmulatorCore.__doc__

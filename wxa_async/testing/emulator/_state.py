@@ -70,19 +70,22 @@ def _month(ts: float) -> str:
 
 
 class AuditStatus(IntEnum):
-    """The seed's audit ``status`` values."""
+    """The audit ``status`` values of WeChat's docs."""
 
     PASSED = 0
     REJECTED = 1
     PENDING = 2
     WITHDRAWN = 3
+    DELAYED = 4  # under audit for longer than usual; a pass or reject follows
 
 
 @attrs.define
 class Limits:
     """Quotas and lifetimes; change them on ``emulator.limits`` at any time."""
 
-    audit_submissions_per_7_days: int = 1000  # platform-wide, like the real 85085
+    # Platform-wide: every authorized mini program draws on it (the real 85085); a
+    # calendar month, Beijing time.
+    audit_submissions_per_month: int = 1000
     undo_per_day: int = 1
     undo_per_month: int = 10
     speedups_per_month: int = 1
@@ -91,6 +94,11 @@ class Limits:
     token_lifetime: int = 7200
     component_token_lifetime: int = 7200
     verify_ticket_lifetime: int = 12 * 3600
+    # The privacy scan after each commit (61039 until it ends); 0: done at once.
+    privacy_scan_seconds: float = 0.0
+    templates: int = 200  # the template library's cap (85065)
+    media_lifetime: int = 3 * 86400  # ids from upload_media (85092 once expired)
+    history_versions: int = 5  # versions get_history_version offers for rollback
 
 
 @attrs.define
@@ -104,11 +112,34 @@ class AuditPolicy:
     fail_rate: float = 0.0
     reason: str = "1:账号信息不符合规范:<br>(1):包含色情因素<br>"
     seed: int = 0
+    #: share of audits that are delayed: after ``delay`` they enter status 4 (with a
+    #: ``weapp_audit_delay`` push) and resolve ``delayed_by`` seconds later
+    delayed_rate: float = 0.0
+    delayed_by: float = 86400.0
+    delay_reason: str = "审核任务较多,审核时间延长"
+
+
+@attrs.define
+class Template:
+    """A template of the platform's code-template library (or a draft, before it is
+    added): its pages and the privacy keys its code uses (``privacy_keys``)."""
+
+    template_id: int
+    pages: list[str]
+    privacy_keys: list[str] = attrs.field(factory=list)
+    user_version: str = "1.0.0"
+    user_desc: str = ""
+    create_time: int = 0
+    template_type: int = 0
+    source_miniprogram_appid: str = "wx_source_app"
+    source_miniprogram: str = "template source"
+    developer: str = "developer"
 
 
 @attrs.define
 class CodeVersion:
-    """Committed code: the trial version, and what audits and releases refer to."""
+    """Committed code: the trial version, and what audits and releases refer to.
+    ``app_version`` numbers a release (what ``revert_code_release`` takes)."""
 
     template_id: int
     user_version: str
@@ -116,6 +147,30 @@ class CodeVersion:
     pages: list[str]
     ext_json: str
     committed_at: int
+    privacy_keys: list[str] = attrs.field(factory=list)
+    app_version: int = 0
+
+
+@attrs.define
+class PrivacyConfig:
+    """A privacy guide (用户隐私保护指引): the development or the live version."""
+
+    owner_setting: dict[str, str]
+    settings: dict[str, str]  # privacy_key -> privacy_text
+    sdk_privacy_info_list: list[dict[str, object]]
+    update_time: int
+
+
+@attrs.define
+class Media:
+    """An upload: audit media (``mediaid``) or a privacy ext file."""
+
+    media_id: str
+    type: str
+    filename: str
+    content_type: str
+    size: int
+    expires_at: float
 
 
 @attrs.define
@@ -130,6 +185,13 @@ class Audit:
     due_at: float | None = None  # set by an AuditPolicy
     outcome: tuple[bool, str] | None = None  # (success, reason) drawn at submission
     released: bool = False
+    delayed: bool = False  # drawn at submission: passes through status 4 first
+    screenshots: tuple[str, ...] = ()
+
+    @property
+    def in_progress(self) -> bool:
+        """Under audit (status 2 or 4): it may still pass or be rejected."""
+        return self.status in (AuditStatus.PENDING, AuditStatus.DELAYED)
 
 
 @attrs.define
@@ -165,6 +227,11 @@ class AppState:
     qrcode_file: tuple[str, str] | None = None
     undo_times: list[float] = attrs.field(factory=list)
     speedup_times: list[float] = attrs.field(factory=list)
+    privacy_scan_until: float = 0.0  # 61039 until the virtual clock passes it
+    privacy_dev: PrivacyConfig | None = None
+    privacy_live: PrivacyConfig | None = None
+    interfaces: dict[str, tuple[int, int]] = attrs.field(factory=dict)  # name -> status, id
+    next_app_version: int = 1
 
     @property
     def latest_audit(self) -> Audit | None:
