@@ -18,8 +18,10 @@ from wxa_async.models import (
 )
 
 BUSY = {"errcode": -1, "errmsg": "system error"}
-ITEM: dict[str, Any] = {"address": "index", "tag": "学习 生活", "first_class": "文娱", "second_class": "资讯",
-        "first_id": 1, "second_id": 2, "title": "首页"}
+ITEM: dict[str, Any] = {
+    "address": "index", "tag": "学习 生活", "first_class": "文娱", "second_class": "资讯",
+    "first_id": 1, "second_id": 2, "title": "首页",
+}
 
 
 async def sent_body(name: str, *args: Any, **kwargs: Any) -> Any:

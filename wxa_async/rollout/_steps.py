@@ -483,7 +483,7 @@ class AppWorker:
                               intent_at=self.clock.now())
         try:
             if self.rollback_version is not None:
-                await app.revert_code_release(app_version=self.rollback_version)  # type: ignore[call-arg]
+                await app.revert_code_release(app_version=self.rollback_version)
             else:
                 await app.revert_code_release()
         except WxaError as exc:
