@@ -84,7 +84,7 @@ async def test_quota_is_never_overdrawn_and_waiting_apps_go_when_it_returns(
     tmp_path: Any,
 ) -> None:
     emu, client, ids = fleet(25, delay=600)
-    emu.limits.audit_submissions_per_7_days = 10
+    emu.limits.audit_submissions_per_month = 10
     async with client, await Rollout.open(
         db_url(tmp_path), client, plan(ids, quota_reserve=2), clock=EmulatorClock(emu),
         options=fast(quota_recheck=86400.0),
@@ -94,7 +94,7 @@ async def test_quota_is_never_overdrawn_and_waiting_apps_go_when_it_returns(
     assert summary.counts == {"released": 25}
     assert emu.calls["submit_audit"] == 25  # never refused with 85085
     times = sorted(emu.app(a).latest_audit.submitted_at for a in ids)  # type: ignore[union-attr]
-    for i, start in enumerate(times):  # at most limit - reserve in any 7 days
+    for i, start in enumerate(times):  # at most limit - reserve in any 7 days (and month)
         assert sum(1 for t in times[i:] if t < start + 7 * 86400) <= 8
     waited = {t.appid for t in log if t.to_state == "waiting_for_quota"}
     assert len(waited) == 17
@@ -236,7 +236,7 @@ async def test_approval_holds_passed_apps_until_approved(tmp_path: Any) -> None:
 
 async def test_cancel_withdraws_open_audits_and_stops_the_rest(tmp_path: Any) -> None:
     emu, client, ids = fleet(12, delay=5 * 86400)
-    emu.limits.audit_submissions_per_7_days = 8  # four apps wait for quota
+    emu.limits.audit_submissions_per_month = 8  # four apps wait for quota
     async with client, await Rollout.open(db_url(tmp_path), client, plan(ids),
                                           clock=EmulatorClock(emu),
                                           options=fast(quota_recheck=86400)) as rollout:
