@@ -12,9 +12,14 @@ from typing import assert_type
 
 from wxa_async import StaticTokenProvider, WxaClient
 from wxa_async.models import (
+    HistoryVersionResponse,
     LatestAuditStatusResponse,
     PageListResponse,
+    PreviewInfo,
+    PrivacySettingResponse,
     SubmitAuditResponse,
+    UploadMediaResponse,
+    UploadPrivacyExtFileResponse,
     WxaResponse,
 )
 
@@ -36,6 +41,34 @@ async def signatures() -> None:
         assert_type((await app.get_category()).category_list[1].third_class, str | None)
         assert_type(client.with_options(max_retries=0), WxaClient)
 
+        assert_type(await app.submit_audit(), SubmitAuditResponse)
+        assert_type(
+            await app.submit_audit(
+                [{"address": "index"}], feedback_info="f", feedback_stuff=["m1", "m2"],
+                version_desc="v", preview_info=PreviewInfo(pic_id_list=("p",)),
+                ugc_declare={"scene": [1]}, privacy_api_not_use=True, order_path="p",
+            ),
+            SubmitAuditResponse,
+        )
+        assert_type(await app.submit_audit(feedback_stuff="m1|m2"), SubmitAuditResponse)
+        assert_type(await app.upload_media("shot.png"), UploadMediaResponse)
+        assert_type(await app.upload_media(b"...", filename="shot.png"), UploadMediaResponse)
+        with open("shot.png", "rb") as file:
+            assert_type(await app.upload_media(file), UploadMediaResponse)
+        assert_type(await app.upload_privacy_ext_file(io.BytesIO(b"t"), filename="e.txt"),
+                    UploadPrivacyExtFileResponse)
+        assert_type(await app.get_history_version(), HistoryVersionResponse)
+        assert_type(await app.revert_code_release(app_version=3), WxaResponse)
+        assert_type(await app.gray_release(0, support_debuger_first=True), WxaResponse)
+        assert_type(await app.get_privacy_setting(privacy_ver=1), PrivacySettingResponse)
+        assert_type((await app.get_latest_audit_status()).screenshot, tuple[str, ...])
+
+        await app.submit_audit([], "feedback")  # type: ignore[call-arg]
+        await app.submit_audit(privacy_api_not_use="yes")  # type: ignore[arg-type]
+        await app.upload_media(3)  # type: ignore[arg-type]
+        await app.upload_media(b"x", name="a.png")  # type: ignore[call-arg]
+        await app.get_history_version(action="x")  # type: ignore[call-arg]
+        await app.get_privacy_setting(privacy_ver=3)  # type: ignore[arg-type]
         await app.commit(templat_id=1, ext_json="{}", user_version="v", user_desc="d")  # type: ignore[call-arg]
         await app.gray_release(gray_percentage="10")  # type: ignore[arg-type]
         await app.get_page(path="x")  # type: ignore[call-arg]

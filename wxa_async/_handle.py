@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._wire import AuthorizerCredential, ComponentCredential
-from .endpoints import Auth, CodeEndpoints, EndpointSpec, PrivacyEndpoints
+from .endpoints import Auth, CodeEndpoints, EndpointSpec, MediaEndpoints, PrivacyEndpoints
 
 if TYPE_CHECKING:
     from ._sinks import Sink
@@ -59,7 +59,7 @@ class Handle:
             raise TypeError(f"{cls.__name__} sends the {kind} token; {wrong} do not")
 
 
-class MiniProgram(Handle, CodeEndpoints, PrivacyEndpoints):
+class MiniProgram(Handle, CodeEndpoints, PrivacyEndpoints, MediaEndpoints):
     """A handle bound to one authorized mini program: ``client.app(appid)``.
 
     Its methods are the lines of the endpoint tables it inherits; they send the

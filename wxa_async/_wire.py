@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import telemetry
@@ -29,6 +30,7 @@ from .errors import (
     raise_for_errcode,
 )
 from .transports._base import HttpRequest, HttpResponse, Timeout, Transport
+from .transports._multipart import MultipartBody
 
 if TYPE_CHECKING:
     from .tokens._protocol import TokenProvider
@@ -40,6 +42,18 @@ __all__ = [
 
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 _NO_HEADERS: dict[str, str] = {}
+#: A JSON body, an upload's multipart body (streamed by the transport), or none.
+Body = bytes | MultipartBody | None
+
+
+def _body_headers(content: Body) -> Mapping[str, str]:
+    if type(content) is bytes:
+        return _JSON_HEADERS
+    if isinstance(content, MultipartBody):
+        return content.headers  # its boundary and length
+    return _NO_HEADERS
+
+
 # An error answer to a binary endpoint is a small JSON object; never buffer more.
 _MAX_ERROR_BODY = 1 << 20
 _NOT_JSON: Any = object()
@@ -114,7 +128,7 @@ class Wire:
 
     async def call(
         self, options: CallOptions, endpoint: EndpointSpec, params: dict[str, str],
-        content: bytes | None, credential: Credential | None, sink: Sink | None,
+        content: Body, credential: Credential | None, sink: Sink | None,
         who: str = "",
     ) -> Any:
         """One endpoint call: the response model, or for a binary endpoint the number
@@ -174,7 +188,7 @@ class Wire:
 
     async def _attempt(
         self, options: CallOptions, endpoint: EndpointSpec, token: str | None,
-        params: dict[str, str], content: bytes | None, sink: Sink | None,
+        params: dict[str, str], content: Body, sink: Sink | None,
     ) -> Any:
         url = self.urls.get(endpoint.path)
         if url is None:
@@ -182,8 +196,7 @@ class Wire:
         if token is not None:
             params = {**params, endpoint.auth_param: token}
         request = HttpRequest(
-            endpoint.method, url, params, content,
-            _JSON_HEADERS if content is not None else _NO_HEADERS, options.limits.wire,
+            endpoint.method, url, params, content, _body_headers(content), options.limits.wire,
         )
         deadline = Deadline(options.limits)
         try:

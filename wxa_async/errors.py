@@ -224,6 +224,7 @@ ERRCODE_DESCRIPTIONS: dict[int, str] = {
     45011: "API 调用太频繁 (API called too frequently)",
     40005: "不合法的文件类型 (file type not accepted)",
     40006: "不合法的文件大小 (file size not accepted)",
+    41005: "缺少多媒体文件数据 (the upload's file is missing)",
     44002: "POST 的数据包为空 (empty POST body)",
     47001: "POST 数据包格式错误 (malformed POST data)",
     61004: "当前 IP 未在白名单中 (caller IP not in the platform's whitelist)",

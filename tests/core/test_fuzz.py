@@ -112,7 +112,7 @@ def test_any_arguments_validate_or_raise_validation_error(endpoint: Any, data: A
         assert service.requests == []  # refused before anything was sent
         return
     (request,) = service.requests
-    if request.content is not None:  # what was sent is UTF-8 JSON, an object
+    if isinstance(request.content, bytes):  # what was sent is UTF-8 JSON, an object
         assert isinstance(json.loads(request.content.decode("utf-8")), dict)
     for value in request.params.values():
         value.encode("utf-8")
@@ -319,6 +319,8 @@ VALID: dict[str, dict[str, Any]] = {
     "speedup_audit": {"auditid": 1},
     "set_privacy_setting": {"owner_setting": {"contact_qq": "1", "notice_method": "弹窗"}},
     "apply_privacy_interface": {"api_name": "wx.getLocation", "content": "c"},
+    "upload_media": {"media": b"png", "filename": "a.png"},
+    "upload_privacy_ext_file": {"file": b"text", "filename": "a.txt"},
 }
 for _endpoint in ENDPOINTS:
     VALID.setdefault(_endpoint.name, {})

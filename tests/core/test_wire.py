@@ -92,6 +92,10 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         {"api_name": "wx.getLocation", "content": "展示附近门店"},
     ),
 }
+# Uploads send a multipart body: checked byte for byte in tests/api/test_uploads.py.
+EXPECTED["upload_media"] = ("POST", "wxa/uploadmedia", "multipart")  # type: ignore[assignment]
+EXPECTED["upload_privacy_ext_file"] = (  # type: ignore[assignment]
+    "POST", "cgi-bin/component/uploadprivacyextfile", "multipart")
 # Fixed query fields an endpoint always sends besides the token.
 FIXED_QUERY = {"get_history_version": {"action": "get_history_version"}}
 
@@ -116,7 +120,10 @@ async def test_every_table_entry_has_the_issues_wire_shape(endpoint: Any) -> Non
     assert request.url == f"{BASE_URL}/{path}"  # no query string in the URL itself
     assert request.params["access_token"] == TOKEN
     fixed = FIXED_QUERY.get(endpoint.name, {})
-    if body is None:
+    if body == "multipart":
+        assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+        assert dict(request.params) == {"access_token": TOKEN}
+    elif body is None:
         assert request.content is None
         assert dict(request.params) == {**fixed, "access_token": TOKEN}
         assert "Content-Type" not in request.headers

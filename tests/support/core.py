@@ -309,6 +309,8 @@ VALID_ARGS: dict[str, dict[str, Any]] = {
     "get_privacy_setting": {},
     "get_privacy_interface": {},
     "apply_privacy_interface": {"api_name": "wx.getLocation", "content": "展示附近门店"},
+    "upload_media": {"media": b"\x89PNG\r\n\x1a\n", "filename": "shot.png"},
+    "upload_privacy_ext_file": {"file": "补充说明".encode(), "filename": "ext.txt"},
 }
 
 

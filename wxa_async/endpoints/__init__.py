@@ -2,8 +2,10 @@
 
 from ._code import CodeEndpoints
 from ._component import ComponentApi
+from ._media import MediaEndpoints
 from ._privacy import PrivacyEndpoints
 from ._spec import Auth, BinaryEndpoint, BoundBinaryCall, BoundCall, Endpoint, EndpointSpec
+from ._upload import UploadEndpoint
 
 __all__ = [
     "Auth",
@@ -14,5 +16,7 @@ __all__ = [
     "ComponentApi",
     "Endpoint",
     "EndpointSpec",
+    "MediaEndpoints",
     "PrivacyEndpoints",
+    "UploadEndpoint",
 ]

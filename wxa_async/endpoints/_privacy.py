@@ -11,9 +11,12 @@ from ..models import (
     PrivacyInterfaceListResponse,
     PrivacySettingResponse,
     SetPrivacySettingRequest,
+    UploadPrivacyExtFileRequest,
+    UploadPrivacyExtFileResponse,
     WxaResponse,
 )
 from ._spec import Endpoint
+from ._upload import UploadEndpoint
 
 __all__ = ["PrivacyEndpoints"]
 
@@ -29,6 +32,10 @@ class PrivacyEndpoints:
     get_privacy_setting = Endpoint(
         "POST", "cgi-bin/component/getprivacysetting", GetPrivacySettingRequest,
         PrivacySettingResponse, idempotent=True,
+    )
+    upload_privacy_ext_file = UploadEndpoint(
+        "cgi-bin/component/uploadprivacyextfile", UploadPrivacyExtFileRequest,
+        UploadPrivacyExtFileResponse, field="file",
     )
     get_privacy_interface = Endpoint(
         "GET", "wxa/security/get_privacy_interface", NoArguments,

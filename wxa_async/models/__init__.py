@@ -49,7 +49,13 @@ from ._component import (
     ComponentTokenResponse,
 )
 from ._media import (
+    MEDIA_KINDS,
+    PRIVACY_EXT_FILE_KINDS,
+    FileSource,
+    Upload,
+    UploadMediaRequest,
     UploadMediaResponse,
+    UploadPrivacyExtFileRequest,
     UploadPrivacyExtFileResponse,
 )
 from ._privacy import (
@@ -80,6 +86,8 @@ from ._templates import (
 )
 
 __all__ = [
+    "MEDIA_KINDS",
+    "PRIVACY_EXT_FILE_KINDS",
     "AddQrcodeJumpRequest",
     "AddToTemplateRequest",
     "ApplyPrivacyInterfaceRequest",
@@ -100,6 +108,7 @@ __all__ = [
     "Draft",
     "DraftListResponse",
     "ExpInfo",
+    "FileSource",
     "GetPrivacySettingRequest",
     "GetQrcodeRequest",
     "GrayReleasePlan",
@@ -139,7 +148,10 @@ __all__ = [
     "TemplateListRequest",
     "TemplateListResponse",
     "UgcDeclare",
+    "Upload",
+    "UploadMediaRequest",
     "UploadMediaResponse",
+    "UploadPrivacyExtFileRequest",
     "UploadPrivacyExtFileResponse",
     "UvInfo",
     "UvItem",

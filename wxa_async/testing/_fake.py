@@ -29,8 +29,12 @@ class FakeTransport:
 
     async def send(self, request: HttpRequest) -> BytesResponse:
         self.sent += 1
+        content = request.content
+        if content is not None and not isinstance(content, bytes):
+            content = b"".join([chunk async for chunk in content])  # a streamed upload
         answer = await self.emulator.handle(
-            request.method, urlsplit(request.url).path, request.params, request.content or b""
+            request.method, urlsplit(request.url).path, request.params, content or b"",
+            request.headers,
         )
         if answer.drop:
             raise WxaTransportError(

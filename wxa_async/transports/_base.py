@@ -15,7 +15,7 @@ Contract for implementations:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -62,7 +62,9 @@ class HttpRequest:
     """One HTTP request as the client hands it to a transport.
 
     ``url`` has no query string; ``params`` holds the query (the access token included),
-    so transports encode it once and nothing else ever formats it into text. A plain
+    so transports encode it once and nothing else ever formats it into text.
+    ``content`` is bytes, or for an upload an async iterable of chunks whose length
+    ``headers`` give (``Content-Length``): transports stream it as it comes. A plain
     slotted class: one is built per attempt, and attrs' frozen ``__init__`` costs three
     times as much.
     """
@@ -74,7 +76,7 @@ class HttpRequest:
         method: str,
         url: str,
         params: Mapping[str, str],
-        content: bytes | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: Timeout = _DEFAULT_TIMEOUT,
     ) -> None:

@@ -171,11 +171,73 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
+_DISPOSITION = re.compile(r'\s*([\w*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
+
+
+def _boundary(content_type: str) -> bytes:
+    kind, _, rest = content_type.partition(";")
+    if kind.strip().lower() != "multipart/form-data":
+        raise _Reply(41005, "media data missing: expected multipart/form-data")
+    params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+              for m in _DISPOSITION.finditer(rest)}
+    boundary = params.get("boundary")
+    if not boundary or len(boundary) > 70:
+        raise _Reply(47001, "multipart boundary missing or too long")
+    return boundary.encode("latin-1")
+
+
+def form_parts(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:
+    """The parts of a ``multipart/form-data`` body as (Content-Disposition parameters
+    plus a ``content-type`` key, content): parsed strictly, as RFC 7578 says."""
+    delimiter = b"--" + _boundary(content_type)
+    if not body.startswith(delimiter):
+        raise _Reply(47001, "multipart body does not start with its boundary")
+    parts: list[tuple[dict[str, str], bytes]] = []
+    rest = body[len(delimiter):]
+    while True:
+        if rest.startswith(b"--"):  # the close delimiter
+            return parts
+        if not rest.startswith(b"\r\n"):
+            raise _Reply(47001, "malformed multipart delimiter")
+        head, sep, rest = rest[2:].partition(b"\r\n\r\n")
+        end = rest.find(b"\r\n" + delimiter)
+        if not sep or end < 0:
+            raise _Reply(47001, "multipart part is not terminated")
+        content, rest = rest[:end], rest[end + 2 + len(delimiter):]
+        fields: dict[str, str] = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise _Reply(47001, "malformed multipart part header")
+            if name.strip().lower() == "content-disposition":
+                kind, _, params = value.partition(";")
+                if kind.strip().lower() != "form-data":
+                    raise _Reply(47001, "a part that is not form-data")
+                for m in _DISPOSITION.finditer(params):
+                    raw = m.group(2) if m.group(2) is not None else m.group(3)
+                    fields[m.group(1).lower()] = raw.replace("%22", '"')
+            elif name.strip().lower() == "content-type":
+                fields["content-type"] = value.strip()
+        if "name" not in fields:
+            raise _Reply(47001, "a multipart part without a name")
+        parts.append((fields, content))
+
+
 def _request_data(
-    endpoint: EndpointSpec, method: str, query: Mapping[str, str], body: bytes
+    endpoint: EndpointSpec, method: str, query: Mapping[str, str], body: bytes,
+    headers: Mapping[str, str],
 ) -> dict[str, Any]:
     # The SDK puts a GET's fields in the query and a POST's in a JSON body; accept both.
-    data = {k: v for k, v in query.items() if k != "access_token"}
+    data: dict[str, Any] = {k: v for k, v in query.items() if k != "access_token"}
+    field = getattr(endpoint, "field", None)
+    if field is not None:  # an upload: the file is one part of a multipart form
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        for params, content in form_parts(body, content_type):
+            if params["name"] == field:
+                data[field] = content
+                data["filename"] = params.get("filename") or None
+                return data
+        raise _Reply(41005, f"media data missing: no form field {field!r}")
     if method == "POST" or body:
         data.update(_json_object(body))
     return data

@@ -430,9 +430,11 @@ class EmulatorCore:
     # -- the one entry point ----------------------------------------------------------
 
     async def handle(
-        self, method: str, path: str, query: Mapping[str, str], body: bytes
+        self, method: str, path: str, query: Mapping[str, str], body: bytes,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        """Answer one HTTP request (``path`` without the query string)."""
+        """Answer one HTTP request (``path`` without the query string; ``headers`` are
+        needed only by uploads, for their multipart boundary)."""
         self.run_due()
         self._seq += 1
         route = self._route(path, query)
@@ -463,7 +465,7 @@ class EmulatorCore:
             elif not fault.after_apply:
                 return _fault_answer(fault.kind)
         if route is not None:
-            answer = self._call(route[1], route[2], method, query, body, owner)
+            answer = self._call(route[1], route[2], method, query, body, headers or {}, owner)
         else:
             answer = self._component_call(path, query, body)
         return answer if fault is None else _fault_answer(fault.kind)
@@ -476,11 +478,12 @@ class EmulatorCore:
 
     def _call(
         self, endpoint: EndpointSpec, handler: _Handler, method: str,
-        query: Mapping[str, str], body: bytes, owner: _Token | None,
+        query: Mapping[str, str], body: bytes, headers: Mapping[str, str],
+        owner: _Token | None,
     ) -> Answer:
         try:
             app = self.apps[self._check_token(owner, "access_token" in query, "authorizer")]
-            data = _request_data(endpoint, method, query, body)
+            data = _request_data(endpoint, method, query, body, headers)
             request = _parse_request(endpoint, data)
             result = handler(app, request)
         except _Reply as reply:

@@ -35,6 +35,7 @@ from ...models import (
 )
 from ._answers import Answer, _payload, _Reply
 from ._core import EmulatorCore
+from ._media_handlers import MediaHandlers
 from ._privacy_handlers import PrivacyHandlers
 from ._qr import qr_jpeg
 from ._state import (
@@ -399,5 +400,5 @@ def _category_matches(item: AuditItem, categories: Sequence[Category]) -> bool:
 
 
 
-class Emulator(CodeHandlers, PrivacyHandlers):
+class Emulator(CodeHandlers, PrivacyHandlers, MediaHandlers):
     __doc__ = EmulatorCore.__doc__

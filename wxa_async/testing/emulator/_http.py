@@ -34,7 +34,8 @@ _Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 _Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[_Scope, _Receive, _Send], Awaitable[None]]
 
-DEFAULT_MAX_BODY_BYTES = 1 << 20  # the service's own bodies are a few KiB
+# JSON bodies are a few KiB; an upload's multipart body carries up to a 10 MB video.
+DEFAULT_MAX_BODY_BYTES = 11 << 20
 
 # uvicorn reports an answer cut short as a server error; for an injected drop it is the
 # point. The flag lives in the request's task, where uvicorn logs after the app returns.
@@ -97,7 +98,9 @@ async def _answer(
     try:
         if admin and path.startswith("/_emulator/"):
             return await _admin(emulator, scope.get("method", "GET"), path, query, body)
-        return await emulator.handle(scope.get("method", "GET"), path, query, body)
+        headers = {k.decode("latin-1"): v.decode("latin-1")
+                   for k, v in scope.get("headers") or []}
+        return await emulator.handle(scope.get("method", "GET"), path, query, body, headers)
     except Exception:
         _log.exception("emulator failed on %s", path[:100])
         return Answer.json({"errcode": -1, "errmsg": "system error"}, 500)
