@@ -26,10 +26,13 @@ def request_fields(endpoint: EndpointSpec) -> dict[str, tuple[Any, Any]]:
 
 
 def _signature(endpoint: EndpointSpec) -> str:
-    return ", ".join(
-        name if default is inspect.Parameter.empty else f"{name}={default!r}"
-        for name, (_, default) in request_fields(endpoint).items()
-    )
+    shown: list[str] = []
+    for name, param in inspect.signature(endpoint.request).parameters.items():
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and "*" not in shown:
+            shown.append("*")  # what follows is keyword-only
+        default = param.default
+        shown.append(name if default is inspect.Parameter.empty else f"{name}={default!r}")
+    return ", ".join(shown)
 
 
 def endpoint_table() -> str:

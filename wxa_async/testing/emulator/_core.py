@@ -167,32 +167,6 @@ class EmulatorCore:
         if policy is not None:
             self._policy_rng = random.Random(policy.seed)
 
-    def add_template(
-        self, template_id: int, pages: Sequence[str], *, privacy_keys: Sequence[str] = (),
-        template_type: int = 0,
-    ) -> Template:
-        """Put a code template straight into the platform's template library (代码模板库):
-        its code pages and the privacy keys its code uses (``privacy_keys``: a submit
-        without a privacy setting declaring them answers 61040)."""
-        template = Template(template_id, list(pages), list(privacy_keys),
-                            create_time=self.clock.time(), template_type=template_type)
-        self.templates[template_id] = template
-        self._next_template_id = max(self._next_template_id, template_id + 1)
-        return template
-
-    def add_draft(
-        self, pages: Sequence[str], *, privacy_keys: Sequence[str] = (),
-        user_version: str = "1.0.0", user_desc: str = "",
-    ) -> int:
-        """Upload code to the draft box (草稿箱), as WeChat's developer tools do; the
-        draft id (for ``add_to_template``)."""
-        draft_id = max(self.drafts, default=0) + 1
-        self.drafts[draft_id] = Template(
-            draft_id, list(pages), list(privacy_keys), user_version, user_desc,
-            create_time=self.clock.time(),
-        )
-        return draft_id
-
     def add_app(
         self,
         appid: str,
@@ -233,6 +207,15 @@ class EmulatorCore:
         if appid not in self.apps:
             raise KeyError(f"unknown appid {appid!r}: add_app() it first")
         return self._new_token(appid, "authorizer", lifetime or self.limits.token_lifetime)
+
+    def issue_component_token(self, *, lifetime: float | None = None) -> str:
+        """A component access token of the platform (``set_component`` first), valid
+        ``lifetime`` virtual seconds (default ``limits.component_token_lifetime``): what
+        ``client.component()`` sends."""
+        if self._component is None:
+            raise KeyError("no platform credentials: set_component() first")
+        life = lifetime or self.limits.component_token_lifetime
+        return self._new_token(self._component[0], "component", life)
 
     def expire_tokens(self, appid: str | None = None) -> None:
         """Expire now every access token (of ``appid``, or all): the next call gets 42001."""

@@ -49,6 +49,7 @@ from ._state import (
     _day,
     _month,
 )
+from ._template_handlers import TemplateHandlers
 
 _AuditAnswer = AuditStatusResponse | LatestAuditStatusResponse
 
@@ -400,5 +401,5 @@ def _category_matches(item: AuditItem, categories: Sequence[Category]) -> bool:
 
 
 
-class Emulator(CodeHandlers, PrivacyHandlers, MediaHandlers):
+class Emulator(CodeHandlers, PrivacyHandlers, MediaHandlers, TemplateHandlers):
     __doc__ = EmulatorCore.__doc__
