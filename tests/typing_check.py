@@ -18,6 +18,7 @@ from wxa_async.models import (
     PreviewInfo,
     PrivacySettingResponse,
     SubmitAuditResponse,
+    TemplateListResponse,
     UploadMediaResponse,
     UploadPrivacyExtFileResponse,
     WxaResponse,
@@ -62,6 +63,14 @@ async def signatures() -> None:
         assert_type(await app.gray_release(0, support_debuger_first=True), WxaResponse)
         assert_type(await app.get_privacy_setting(privacy_ver=1), PrivacySettingResponse)
         assert_type((await app.get_latest_audit_status()).screenshot, tuple[str, ...])
+
+        component = client.component()
+        assert_type(await component.get_template_list(template_type=1), TemplateListResponse)
+        assert_type(await component.add_to_template(4, template_type=0), WxaResponse)
+        assert_type((await component.get_template_draft_list()).draft_list[0].draft_id, int)
+        await component.add_to_template(draft="4")  # type: ignore[call-arg]
+        await component.get_template_list(template_type=2)  # type: ignore[arg-type]
+        await app.get_template_list()  # type: ignore[attr-defined]
 
         await app.submit_audit([], "feedback")  # type: ignore[call-arg]
         await app.submit_audit(privacy_api_not_use="yes")  # type: ignore[arg-type]

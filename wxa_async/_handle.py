@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._wire import AuthorizerCredential, ComponentCredential
-from .endpoints import Auth, CodeEndpoints, EndpointSpec, MediaEndpoints, PrivacyEndpoints
+from .endpoints import (
+    Auth,
+    CodeEndpoints,
+    EndpointSpec,
+    MediaEndpoints,
+    PrivacyEndpoints,
+    TemplateEndpoints,
+)
 
 if TYPE_CHECKING:
     from ._sinks import Sink
@@ -25,11 +32,12 @@ __all__ = [
 
 
 def _table(handle: type) -> tuple[EndpointSpec, ...]:
+    # In the order of the handle's bases (its tables), each name as the MRO resolves it.
     seen: dict[str, EndpointSpec] = {}
-    for cls in reversed(handle.__mro__):
+    for cls in handle.__mro__:
         for value in vars(cls).values():
             if isinstance(value, EndpointSpec):
-                seen[value.name] = value
+                seen.setdefault(value.name, value)
     return tuple(seen.values())
 
 
@@ -79,7 +87,7 @@ class MiniProgram(Handle, CodeEndpoints, PrivacyEndpoints, MediaEndpoints):
         return f"MiniProgram(appid={self.appid!r})"
 
 
-class ComponentHandle(Handle):
+class ComponentHandle(Handle, TemplateEndpoints):
     """The third-party platform's own endpoints: ``client.component()``.
 
     Its methods are the lines of the component tables it inherits; they send the

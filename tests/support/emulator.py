@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from wxa_async import ENDPOINTS, StaticTokenProvider, WxaClient
+from wxa_async._handle import COMPONENT_ENDPOINTS
 from wxa_async.testing import AppState, Emulator, FakeTransport
 from wxa_async.testing.emulator import Answer
 
@@ -28,7 +29,7 @@ ITEM: dict[str, Any] = {
     "second_id": 2,
     "title": "首页",
 }
-BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
+BY_NAME = {endpoint.name: endpoint for endpoint in (*ENDPOINTS, *COMPONENT_ENDPOINTS)}
 
 
 def make_emulator(**kwargs: Any) -> tuple[Emulator, AppState, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, get_type_hints
 
-from .._handle import ENDPOINTS
+from .._handle import COMPONENT_ENDPOINTS, ENDPOINTS
 from ..endpoints import EndpointSpec
 
 __all__ = ["endpoint_rows", "endpoint_table", "find_endpoint", "request_fields"]
@@ -41,10 +41,13 @@ def endpoint_table() -> str:
         "| method | wire | answer | retried on transient errors |",
         "|---|---|---|---|",
     ]
-    for endpoint in ENDPOINTS:
+    # client.app(appid)'s lines as they are; client.component()'s (the platform's own,
+    # with the component token) named with their handle.
+    rows = [("", e) for e in ENDPOINTS] + [("component().", e) for e in COMPONENT_ENDPOINTS]
+    for handle, endpoint in rows:
         answer = "bytes / file" if endpoint.binary else f"`{endpoint.response.__name__}`"
         lines.append(
-            f"| `{endpoint.name}({_signature(endpoint)})` | {endpoint.method} "
+            f"| `{handle}{endpoint.name}({_signature(endpoint)})` | {endpoint.method} "
             f"`{endpoint.path}` | {answer} "
             f"| {'yes' if endpoint.idempotent else 'no (mutation)'} |"
         )

@@ -5,6 +5,7 @@ from ._component import ComponentApi
 from ._media import MediaEndpoints
 from ._privacy import PrivacyEndpoints
 from ._spec import Auth, BinaryEndpoint, BoundBinaryCall, BoundCall, Endpoint, EndpointSpec
+from ._templates import TemplateEndpoints
 from ._upload import UploadEndpoint
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "EndpointSpec",
     "MediaEndpoints",
     "PrivacyEndpoints",
+    "TemplateEndpoints",
     "UploadEndpoint",
 ]

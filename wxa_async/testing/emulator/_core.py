@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ..._converter import converter
-from ..._handle import ENDPOINTS
+from ..._handle import COMPONENT_ENDPOINTS, ENDPOINTS
 from ...endpoints import ComponentApi, EndpointSpec
 from ...errors import WxaValidationError
 from ...models import (
@@ -85,7 +85,7 @@ class _Token:
     kind: Literal["authorizer", "component"]
 
 
-_Handler = Callable[[AppState, Any], "WxaResponse | Answer"]
+_Handler = Callable[[Any, Any], "WxaResponse | Answer"]  # (AppState | None, request)
 # One path may serve several endpoints told apart by a fixed query field
 # (wxa/revertcoderelease and its action=get_history_version).
 _Route = tuple[dict[str, str], EndpointSpec, _Handler]
@@ -149,7 +149,7 @@ class EmulatorCore:
         self._component: tuple[str, str, str, float] | None = None  # appid, secret, ticket, set at
         self._next_template_id = 1
         self._handlers: dict[str, list[_Route]] = {}
-        for ep in ENDPOINTS:
+        for ep in (*ENDPOINTS, *COMPONENT_ENDPOINTS):
             routes = self._handlers.setdefault("/" + ep.path, [])
             routes.append((_fixed_fields(ep), ep, getattr(self, "_op_" + ep.name)))
             routes.sort(key=lambda route: -len(route[0]))  # the most specific first
@@ -465,7 +465,10 @@ class EmulatorCore:
         owner: _Token | None,
     ) -> Answer:
         try:
-            app = self.apps[self._check_token(owner, "access_token" in query, "authorizer")]
+            kind = endpoint.auth or "authorizer"
+            owner_id = self._check_token(owner, "access_token" in query, kind)
+            # The component handle's lines (the template library) are the platform's.
+            app = self.apps[owner_id] if kind == "authorizer" else None
             data = _request_data(endpoint, method, query, body, headers)
             request = _parse_request(endpoint, data)
             result = handler(app, request)
@@ -475,7 +478,7 @@ class EmulatorCore:
             _log.exception("emulator error in %s", endpoint.name)
             return Answer.json(_error(-1, "system error"))
         if not endpoint.idempotent:
-            self.applied[(app.appid, endpoint.name)] += 1
+            self.applied[(owner_id, endpoint.name)] += 1
         if isinstance(result, Answer):
             return result
         return Answer.json(_payload(result))
