@@ -142,7 +142,7 @@ class Wire:
 
     async def _call(
         self, options: CallOptions, endpoint: EndpointSpec, params: dict[str, str],
-        content: bytes | None, credential: Credential | None, sink: Sink | None,
+        content: Body, credential: Credential | None, sink: Sink | None,
         observed: telemetry.CallProbe | None,
     ) -> Any:
         loop = asyncio.get_running_loop()
