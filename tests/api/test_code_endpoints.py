@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from tests.api.common import refused
 from tests.support.core import APPID, TOKEN, FakeService, make_client
-from wxa_async import WxaPrivacyScanPendingError, WxaSystemBusyError, WxaValidationError
+from wxa_async import WxaPrivacyScanPendingError, WxaSystemBusyError
 from wxa_async.models import (
     AuditItem,
     AuditStatusResponse,
@@ -30,15 +31,6 @@ async def sent_body(name: str, *args: Any, **kwargs: Any) -> Any:
         await getattr(client.app(APPID), name)(*args, **kwargs)
     (request,) = service.requests
     return service.body_of() if request.content is not None else None
-
-
-async def refused(name: str, *args: Any, **kwargs: Any) -> WxaValidationError:
-    service = FakeService()
-    async with make_client(service) as client:
-        with pytest.raises(WxaValidationError) as caught:
-            await getattr(client.app(APPID), name)(*args, **kwargs)
-    assert service.requests == []  # nothing was sent
-    return caught.value
 
 
 # -- submit_audit ------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.api.common import refused
 from tests.support.core import APPID, TOKEN, FakeService, make_client
-from wxa_async import WxaValidationError
 from wxa_async.models import OwnerSetting, PrivacySetting, PrivacySettingResponse
 
 OWNER = {"contact_email": "dev@example.com", "notice_method": "通过弹窗提醒用户"}
@@ -23,15 +23,6 @@ async def sent(name: str, *args: Any, answer: Any = None, **kwargs: Any) -> tupl
         result = await getattr(client.app(APPID), name)(*args, **kwargs)
     (request,) = service.requests
     return request, result
-
-
-async def refused(name: str, *args: Any, **kwargs: Any) -> WxaValidationError:
-    service = FakeService()
-    async with make_client(service) as client:
-        with pytest.raises(WxaValidationError) as caught:
-            await getattr(client.app(APPID), name)(*args, **kwargs)
-    assert service.requests == []
-    return caught.value
 
 
 async def test_set_privacy_setting_sends_the_docs_body() -> None:

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from tests.api.common import refused
 from tests.support.core import APPID, TOKEN, FakeService, LoopbackServer, make_client, serve_json
-from wxa_async import StaticTokenProvider, WxaClient, WxaValidationError
+from wxa_async import StaticTokenProvider, WxaClient
 from wxa_async.transports import AiohttpTransport, HttpxTransport, Transport
 
 MB = 1024 * 1024
@@ -129,15 +130,6 @@ def sparse(tmp_path: Path, name: str, size: int) -> Path:
     return path
 
 
-async def refused_upload(name: str, *args: Any, **kwargs: Any) -> WxaValidationError:
-    service = FakeService()
-    async with make_client(service) as client:
-        with pytest.raises(WxaValidationError) as caught:
-            await getattr(client.app(APPID), name)(*args, **kwargs)
-    assert service.requests == []
-    return caught.value
-
-
 @pytest.mark.parametrize(
     ("name", "size"),
     [("a.png", 2 * MB), ("b.JPG", 2 * MB), ("c.jpeg", 1), ("d.gif", 2 * MB),
@@ -159,42 +151,42 @@ async def test_largest_accepted_media(name: str, size: int, tmp_path: Path) -> N
 async def test_media_over_its_limit_or_of_another_kind_is_refused(
     name: str, size: int, errcode: int, tmp_path: Path
 ) -> None:
-    error = await refused_upload("upload_media", sparse(tmp_path, name, size))
+    error = await refused("upload_media", sparse(tmp_path, name, size))
     assert error.errcode == errcode and error.field == "media"
 
 
 async def test_the_filename_decides_the_kind_of_bytes_and_file_objects() -> None:
-    assert "filename" in str(await refused_upload("upload_media", PNG))
-    assert "filename" in str(await refused_upload("upload_media", io.BytesIO(PNG)))
-    assert (await refused_upload("upload_media", PNG, filename="x.exe")).errcode == 40005
-    await refused_upload("upload_media", PNG, filename="")
+    assert "filename" in str(await refused("upload_media", PNG))
+    assert "filename" in str(await refused("upload_media", io.BytesIO(PNG)))
+    assert (await refused("upload_media", PNG, filename="x.exe")).errcode == 40005
+    await refused("upload_media", PNG, filename="")
 
 
 async def test_what_is_not_a_readable_binary_file_is_refused(tmp_path: Path) -> None:
-    await refused_upload("upload_media", tmp_path / "missing.png")
-    await refused_upload("upload_media", tmp_path)  # a directory
-    await refused_upload("upload_media", "just text", filename="a.png")
-    await refused_upload("upload_media", 42, filename="a.png")
+    await refused("upload_media", tmp_path / "missing.png")
+    await refused("upload_media", tmp_path)  # a directory
+    await refused("upload_media", "just text", filename="a.png")
+    await refused("upload_media", 42, filename="a.png")
     text_file = tmp_path / "t.png"
     text_file.write_text("not binary")
     with text_file.open("r") as opened:
-        assert "binary" in str(await refused_upload("upload_media", opened))
+        assert "binary" in str(await refused("upload_media", opened))
     closed = io.BytesIO(PNG)
     closed.close()
-    await refused_upload("upload_media", closed, filename="a.png")
+    await refused("upload_media", closed, filename="a.png")
     read, write = os.pipe()
     with os.fdopen(read, "rb") as pipe, os.fdopen(write, "wb"):
-        assert "seekable" in str(await refused_upload("upload_media", pipe, filename="a.png"))
+        assert "seekable" in str(await refused("upload_media", pipe, filename="a.png"))
 
 
 async def test_privacy_ext_file_is_text_of_at_most_100_kb(tmp_path: Path) -> None:
     service = FakeService().reply({"errcode": 0, "errmsg": "ok", "ext_file_media_id": "x"})
     async with make_client(service) as client:
         await client.app(APPID).upload_privacy_ext_file(sparse(tmp_path, "ok.txt", 100 * 1024))
-    too_big = await refused_upload("upload_privacy_ext_file",
+    too_big = await refused("upload_privacy_ext_file",
                                    sparse(tmp_path, "big.txt", 100 * 1024 + 1))
     assert too_big.errcode == 87072 and too_big.field == "file"
-    assert (await refused_upload("upload_privacy_ext_file", b"x", filename="a.pdf")).errcode \
+    assert (await refused("upload_privacy_ext_file", b"x", filename="a.pdf")).errcode \
         == 87072
 
 
