@@ -1,0 +1,49 @@
+"""The ``serve`` command of ``wxa-async rollout`` (registered on the rollout CLI's
+Typer app: ``app.command("serve")(serve_command)``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import typer
+
+from .. import WxaError
+from ._auth import needs_token
+from ._serve import describe, serve
+
+__all__ = ["serve_command"]
+
+
+def serve_command(
+    store: Annotated[str, typer.Option(
+        "--store", help="the rollout store: sqlite:///file.db or postgresql://...")],
+    host: Annotated[str, typer.Option(
+        help="address to bind; anything but loopback requires a token")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0 picks a free one)")] = 8080,
+    token: Annotated[str | None, typer.Option(
+        envvar="WXA_DASHBOARD_TOKEN", show_default=False,
+        help="token every request must carry (Bearer, or the basic-auth password); "
+             "prefer the WXA_DASHBOARD_TOKEN environment variable")] = None,
+    refresh: Annotated[float, typer.Option(help="seconds between live updates")] = 3.0,
+) -> None:
+    """Serve a read-only web dashboard of the store's rollouts."""
+
+    def ready(url: str) -> None:
+        guard = ("; every request needs the token (Bearer, or basic auth with the token "
+                 "as password)" if token else "")
+        exposure = (" — reachable from other machines" if needs_token(host) else "")
+        typer.echo(f"wxa-async dashboard on {url} ({describe(store)}, read-only"
+                   f"{exposure}{guard})")
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(store, host=host, port=port, token=token, refresh=refresh,
+                              on_ready=ready))
+    except WxaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: cannot serve on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
