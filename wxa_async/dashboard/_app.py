@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -30,7 +30,7 @@ from .._asgi import Receive, Scope, Send
 from ..rollout import RolloutStore
 from ._auth import Guard
 from ._chart import layout
-from ._queries import SORTS, STATE_ORDER, AppsQuery, Reader, parse_states
+from ._queries import SORTS, STATE_ORDER, AppsQuery, Chart, Reader, Sort, parse_states
 
 __all__ = ["Dashboard", "create_app"]
 
@@ -91,12 +91,13 @@ def apps_query(params: QueryParams) -> AppsQuery:
     """The per-app table's query from request parameters; bad values fall back to
     the defaults rather than failing the page."""
     sort = params.get("sort", "appid")
+    chosen = cast(Sort, sort) if sort in SORTS else "appid"
     states = [s for v in params.getlist("state") for s in str(v).split(",") if s]
     return AppsQuery(
         search=str(params.get("q", ""))[:128],
         states=parse_states(states),
         errcodes=_ints([c for v in params.getlist("errcode") for c in str(v).split(",") if c]),
-        sort=sort if sort in SORTS else "appid",
+        sort=chosen,
         descending=params.get("order") == "desc",
         page=_int(params.get("page"), 1, 1, 10**9),
         per_page=_int(params.get("per_page"), 50, 1, _MAX_PER_PAGE),
@@ -133,6 +134,7 @@ class Dashboard:
         self._store = None if isinstance(store, str) else store
         self._reader = None if self._store is None else Reader(self._store)
         self._lock = asyncio.Lock()
+        self._charts: dict[int, tuple[str, Chart]] = {}
         self.refresh = refresh
         self.title = title
         self._env = _environment()
@@ -186,7 +188,7 @@ class Dashboard:
 
     def _render(self, request: Request, template: str, status: int = 200,
                 version: str = "", **context: Any) -> HTMLResponse:
-        base = request.scope.get("root_path", "").rstrip("/")
+        base = str(request.scope.get("root_path", "")).rstrip("/")
 
         def link(*segments: str, **params: Any) -> str:
             path = base + "/" + "/".join(quote(str(s), safe="") for s in segments)
@@ -234,10 +236,20 @@ class Dashboard:
         rejections, rejected = await reader.rejections(rid)
         return self._render(
             request, "rollout.html", version=version, rollout=rollout,
-            chart=layout(await reader.chart(rid)), quota=await reader.quota(rid),
+            chart=layout(await self._chart(reader, rid, version)),
+            quota=await reader.quota(rid),
             failures=await reader.failures(rid), rejections=rejections, rejected=rejected,
             page=await reader.apps(rid, query), errcodes=await reader.errcodes(rid),
             query=query)
+
+    async def _chart(self, reader: Reader, rid: int, version: str) -> Chart:
+        # Replaying the log is the page's costliest read: once per change of the store,
+        # however many people watch.
+        cached = self._charts.get(rid)
+        if cached is None or cached[0] != version:
+            cached = (version, await reader.chart(rid))
+            self._charts[rid] = cached
+        return cached[1]
 
     async def page_app(self, request: Request) -> Response:
         reader = await self.reader()

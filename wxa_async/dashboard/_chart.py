@@ -63,7 +63,19 @@ class ChartGeometry:
 
 def _time_label(ts: float, span: float) -> str:
     moment = datetime.fromtimestamp(ts, UTC)
+    if span < 600:
+        return moment.strftime("%H:%M:%S")
     return moment.strftime("%m-%d %H:%M" if span < 3 * 86400 else "%m-%d")
+
+
+def _y_step(peak: int) -> int:
+    """A tick step of 1, 2 or 5 times a power of ten giving at most five steps."""
+    power = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * power * 5 >= peak:
+                return m * power
+        power *= 10
 
 
 def layout(chart: Chart, width: int = 720, height: int = 260) -> ChartGeometry:
@@ -101,7 +113,7 @@ def layout(chart: Chart, width: int = 720, height: int = 260) -> ChartGeometry:
     x_ticks = tuple(
         Tick(left + pw * k / 4, _time_label(t0 + span * k / 4, span)) for k in range(5)
     ) if span else (Tick(float(left), _time_label(t0, span)),)
-    y_ticks = tuple(Tick(y(peak * k / 4), str(round(peak * k / 4))) for k in range(5))
+    y_ticks = tuple(Tick(y(v), str(v)) for v in range(0, peak + 1, _y_step(peak)))
     # A stage reached inside the first slice sits at the chart's left edge.
     marks = tuple(
         Mark(left + (pw * min(max((t - t0) / span, 0.0), 1.0) if span else 0.0), label)
@@ -109,7 +121,7 @@ def layout(chart: Chart, width: int = 720, height: int = 260) -> ChartGeometry:
     )
     at_end = ", ".join(f"{b.last} {b.state.replace('_', ' ')}"
                        for b in reversed(bands) if b.last)
-    summary = (f"Apps per state from {_time_label(t0, 0)} to {_time_label(t1, 0)} UTC; "
+    summary = (f"Apps per state from {_time_label(t0, 86400)} to {_time_label(t1, 86400)} UTC; "
                f"at the end: {at_end}.")
     return ChartGeometry(width, height, left, top, pw, ph, tuple(bands), x_ticks, y_ticks,
                          marks, summary)

@@ -41,7 +41,6 @@ STATE_ORDER: tuple[str, ...] = tuple(str(s) for s in (
     AppStatus.REJECTED, AppStatus.FAILED, AppStatus.WITHDRAWN, AppStatus.CANCELLED,
     AppStatus.ROLLED_BACK,
 ))
-_STATES = frozenset(STATE_ORDER)
 _TERMINAL = frozenset(str(s) for s in (
     AppStatus.RELEASED, AppStatus.REJECTED, AppStatus.FAILED, AppStatus.WITHDRAWN,
     AppStatus.CANCELLED, AppStatus.ROLLED_BACK,
@@ -215,8 +214,8 @@ def _app(r: Any) -> AppView:
 def _nice_step(span: float, buckets: int) -> float:
     """A bucket width of 1, 2 or 5 times a power of ten seconds near span / buckets."""
     raw = max(span / buckets, 1.0)
-    power = 10 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    power = 10.0 ** math.floor(math.log10(raw))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
 
 
 def stage_label(detail: str | None) -> str | None:
@@ -320,15 +319,15 @@ class Reader:
 
     async def apps(self, rid: int, query: AppsQuery) -> AppsPage:
         condition: ColumnElement[bool] = apps.c.rollout_id == rid
-        states = [s for s in query.states if s in _STATES]
         if query.states:
-            condition = and_(condition, apps.c.state.in_(states))
+            condition = and_(condition, apps.c.state.in_(list(query.states)))
         if query.errcodes:
             condition = and_(condition, apps.c.errcode.in_(list(query.errcodes)))
         if query.search:
             text = query.search.strip().lower()
             escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            match = func.lower(apps.c.appid).like(f"%{escaped}%", escape="\\")
+            match: ColumnElement[bool] = func.lower(apps.c.appid).like(
+                f"%{escaped}%", escape="\\")
             if text.isdigit():
                 match = or_(match, apps.c.auditid == int(text))
             condition = and_(condition, match)
@@ -406,7 +405,7 @@ class Reader:
             if any(values):
                 series[state] = tuple(values)
         times = (float(first), *(float(first) + step * (i + 1) for i in range(count)))
-        labelled = {}
+        labelled: dict[str, float] = {}
         for detail, at in marks:
             label = stage_label(detail)
             if label is not None and (label not in labelled or at < labelled[label]):
@@ -416,5 +415,6 @@ class Reader:
 
 
 def parse_states(values: Sequence[str]) -> tuple[str, ...]:
-    """The known states among ``values`` (unknown ones are dropped, not an error)."""
-    return tuple(dict.fromkeys(v for v in values if v in _STATES))
+    """The states to filter by; an unknown one stays in (and matches no app), so a
+    mistyped filter shows nothing rather than everything."""
+    return tuple(dict.fromkeys(v[:32] for v in values if v))

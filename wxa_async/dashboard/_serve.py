@@ -39,10 +39,10 @@ def _check(url: str, host: str, token: str | None) -> None:
         parsed = make_url(url)
     except ArgumentError:
         raise WxaStoreError("not a store URL: sqlite:///file.db or postgresql://...") from None
-    if parsed.get_backend_name() == "sqlite":
-        # Read-only: a dashboard never creates a store where there was none.
-        if not parsed.database or not Path(parsed.database).is_file():
-            raise WxaStoreError(f"no rollout store at {parsed.database or '(no path)'}")
+    # Read-only: a dashboard never creates a store where there was none.
+    if parsed.get_backend_name() == "sqlite" and not (
+            parsed.database and Path(parsed.database).is_file()):
+        raise WxaStoreError(f"no rollout store at {parsed.database or '(no path)'}")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -81,8 +81,8 @@ async def serve(
             url = f"http://{shown}:{bound}/"
             task = asyncio.ensure_future(server.serve(sockets=[sock]))
             try:
-                while not server.started and not task.done():
-                    await asyncio.sleep(0.01)
+                while not server.started and not task.done():  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)  # uvicorn has no "started" event to wait on
                 if server.started and on_ready is not None:
                     on_ready(url)
                 await asyncio.shield(task)
