@@ -11,7 +11,7 @@ nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-EXTRAS = ".[aiohttp,redis,crypto,emulator,cli,otel,rollout,postgresql]"
+EXTRAS = ".[aiohttp,redis,crypto,emulator,cli,otel,rollout,postgresql,dashboard]"
 
 
 def _group(name: str) -> list[str]:

@@ -100,8 +100,8 @@ def test_the_command_says_why_it_refuses(tmp_path: Path) -> None:
     app = typer.Typer()
     app.command()(serve_command)
     url = f"sqlite:///{tmp_path / 'absent.db'}"
-    exposed = CliRunner().invoke(app, ["--store", url, "--host", "0.0.0.0"], env={
-        "WXA_DASHBOARD_TOKEN": ""})
+    exposed = CliRunner().invoke(app, ["--store", url, "--host", "0.0.0.0"],
+                                 env={"WXA_DASHBOARD_TOKEN": None})
     assert exposed.exit_code == 2
     assert "reachable from other machines: give a token" in exposed.output
     missing = CliRunner().invoke(app, ["--store", url])

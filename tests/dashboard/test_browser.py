@@ -158,14 +158,19 @@ def test_a_running_rollout_in_the_browser(tmp_path: Path) -> None:
 
 
 def _counts(browser: Any, by: Any) -> dict[str, int]:
-    cells = browser.find_elements(by.CSS_SELECTOR, "[data-count]")
-    return {c.get_attribute("data-count"): int(c.text) for c in cells}
+    # Read in one script: a live update may replace the cells between two reads.
+    cells = browser.execute_script(
+        "return [...document.querySelectorAll('[data-count]')]"
+        ".map(c => [c.dataset.count, c.textContent])")
+    return {name: int(text) for name, text in cells}
 
 
-def _shoot(browser: Any, path: Path, width: int = 1280) -> None:
-    browser.set_window_size(width, 900)
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(width, min(int(height) + 120, 6000))
+def _shoot(browser: Any, path: Path, width: int = 1280, height: int | None = None) -> None:
+    """A screenshot of the whole page (or of the first ``height`` pixels)."""
+    browser.set_window_size(width, height or 900)
+    if height is None:
+        full = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(width, min(int(full) + 120, 6000))
     browser.save_screenshot(str(path))
     browser.set_window_size(1280, 900)
 
@@ -180,13 +185,20 @@ def _browse(browser: Any, base: str, url: str, worker: subprocess.Popen[str], sh
     # The page updates itself (no reload) as the worker advances.
     _wait("the counts to change", lambda: _counts(browser, by) != first, 240)
     assert int(browser.execute_script("return document.body.dataset.updates || 0")) >= 1
+    # Further on, apps reach the first gray stage: the page shows them by itself too.
+    _wait("an app at a gray stage", lambda: _counts(browser, by).get("gray"), 300)
     _shoot(browser, shots / "rollout-running.png")
 
     assert worker.wait(600) == 0, "the worker failed"
     summary = _store(url, lambda s: s.summary(name))
     assert summary.finished
-    _wait("the final counts", lambda: _counts(browser, by).get("total") and
-          browser.find_element(by.ID, "done").text == str(summary.total), 60)
+    _wait("the final counts", lambda: browser.execute_script(
+        "return document.getElementById('done').textContent") == str(summary.total), 60)
+    # Pause the live updates (the button says so) to read the page at leisure.
+    toggle = browser.find_element(by.ID, "live-toggle")
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true"
+    assert toggle.text == "Resume live updates"
     shown = _counts(browser, by)
     assert shown == {**summary.counts, "total": summary.total}
     rows = _store(url, lambda s: s.apps(name, limit=None)).rows
@@ -205,7 +217,7 @@ def _browse(browser: Any, base: str, url: str, worker: subprocess.Popen[str], sh
     gray_marks = [m.text for m in browser.find_elements(by.CSS_SELECTOR, ".chart .mark-label")]
     assert gray_marks[:1] == ["gray 10%"]
     _shoot(browser, shots / "rollout.png")
-    _shoot(browser, shots / "rollout-phone.png", width=390)
+    _shoot(browser, shots / "rollout-phone.png", width=390, height=844)
     browser.set_window_size(390, 844)
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -86,6 +86,7 @@ async def test_pages_at_10000_apps(store: RolloutStore) -> None:
         # Rejected apps took the longest path: their last step is the latest write.
         assert all(a["state"] == "rejected" for a in newest["apps"])  # type: ignore[attr-defined]
 
+        await get("rollout page, first (compiles)", "/rollouts/big")
         page = await get("rollout page (HTML)", "/rollouts/big?state=rejected&page=7")
         html = str(page["html"])
         assert "1250 apps match; page 7 of 25." in html.replace(

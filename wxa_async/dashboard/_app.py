@@ -237,7 +237,7 @@ class Dashboard:
         return self._render(
             request, "rollout.html", version=version, rollout=rollout,
             chart=layout(await self._chart(reader, rid, version)),
-            quota=await reader.quota(rid),
+            quota=await reader.quota(rid), last_change=await reader.last_change(rid),
             failures=await reader.failures(rid), rejections=rejections, rejected=rejected,
             page=await reader.apps(rid, query), errcodes=await reader.errcodes(rid),
             query=query)
@@ -287,6 +287,7 @@ class Dashboard:
         return JSONResponse({
             **rollout.to_json(), "version": await reader.version(rid),
             "quota": await reader.quota(rid),
+            "last_transition_at": await reader.last_change(rid),
             "failures": [f.to_json() for f in await reader.failures(rid)],
             "rejected": rejected, "rejections": [r.to_json() for r in rejections],
         })

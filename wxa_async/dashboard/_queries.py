@@ -177,7 +177,8 @@ class AppsPage:
 @attrs.frozen
 class Chart:
     """Apps per state over time: ``series[state][i]`` apps were in ``state`` at
-    ``times[i]``; ``marks`` are (time, label) of the first app reaching each gray stage."""
+    ``times[i]`` (the first time: the apps as added; then the end of each slice of
+    the log); ``marks`` are (time, label) of the first app reaching each gray stage."""
 
     times: tuple[float, ...]
     series: dict[str, tuple[int, ...]]
@@ -277,6 +278,13 @@ class Reader:
                 apps.c.rollout_id == rid))).scalar()
         quota = await self.store.quota_left()
         return f"{last}:{touched}:{quota}"
+
+    async def last_change(self, rid: int) -> float | None:
+        """When an app of the rollout last changed state."""
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(select(func.max(transitions.c.at)).where(
+                transitions.c.rollout_id == rid))).scalar()
+        return None if value is None else float(value)
 
     # -- quota ------------------------------------------------------------------------
 
