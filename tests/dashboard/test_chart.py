@@ -44,9 +44,9 @@ async def test_occupancy_over_time_matches_the_store(tmp_path: Path) -> None:
 
 
 async def test_a_rollout_with_no_transitions_yet(tmp_path: Path) -> None:
-    async with await RolloutStore.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
-        async with dashboard_client(store) as client:
-            assert (await client.get("/api/rollouts")).json() == {"rollouts": []}
-            assert "No rollout in this store yet" in (await client.get("/")).text
-            missing = await client.get("/rollouts/none")
+    async with await RolloutStore.open(f"sqlite:///{tmp_path / 'r.db'}") as store, \
+            dashboard_client(store) as client:
+        assert (await client.get("/api/rollouts")).json() == {"rollouts": []}
+        assert "No rollout in this store yet" in (await client.get("/")).text
+        missing = await client.get("/rollouts/none")
     assert missing.status_code == 404 and "There is no rollout none" in missing.text

@@ -61,7 +61,7 @@ def _label(state: str) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, auto_reload=False,
         lstrip_blocks=True,
     )
     env.filters.update(when=_when, lines=_lines, label=_label)
