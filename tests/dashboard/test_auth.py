@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from wxa_async import WxaValidationError
-from wxa_async.dashboard import authorized, is_loopback, needs_token, serve
+from wxa_async.dashboard import authorized, create_app, is_loopback, needs_token, serve
 from wxa_async.rollout import RolloutStore
 
 from ._support import dashboard_client, populate
@@ -90,6 +90,13 @@ async def test_serve_refuses_another_host_without_a_token(tmp_path: Path) -> Non
         await serve(url, host="0.0.0.0", port=0)
     with pytest.raises(WxaValidationError, match="token"):
         await serve(url, host="192.168.1.20", port=0, token="")
+
+
+def test_bad_options_are_refused_before_serving() -> None:
+    with pytest.raises(WxaValidationError, match="empty"):
+        create_app("sqlite:///unused.db", token="  ")
+    with pytest.raises(WxaValidationError, match="refresh"):
+        create_app("sqlite:///unused.db", refresh=0)
 
 
 def test_the_command_says_why_it_refuses(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .. import WxaValidationError
 from .._asgi import Receive, Scope, Send
 from ..rollout import RolloutStore
 from ._auth import Guard
@@ -129,7 +130,7 @@ class Dashboard:
     def __init__(self, store: str | RolloutStore, *, token: str | None = None,
                  refresh: float = 3.0, title: str = "wxa-async rollouts") -> None:
         if refresh <= 0:
-            raise ValueError("refresh must be > 0 seconds")
+            raise WxaValidationError("refresh must be > 0 seconds")
         self._url = store if isinstance(store, str) else None
         self._store = None if isinstance(store, str) else store
         self._reader = None if self._store is None else Reader(self._store)

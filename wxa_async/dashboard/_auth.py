@@ -17,6 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from .. import WxaValidationError
 from .._asgi import Receive, Scope, Send
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -74,7 +75,7 @@ class Guard:
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         if token is not None and not token.strip():
-            raise ValueError("the dashboard token must not be empty")
+            raise WxaValidationError("the dashboard token must not be empty")
         self.app = app
         self._token = token
 
