@@ -123,3 +123,15 @@ def test_a_password_in_the_store_url_is_never_printed() -> None:
 
     shown = describe("postgresql://ops:pg-pass-123@db.internal:5432/rollouts")
     assert "pg-pass-123" not in shown and "db.internal" in shown
+
+
+def test_registering_the_command_loads_no_web_stack() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, wxa_async.dashboard._command; "
+            "print(sorted(m for m in ('starlette', 'jinja2', 'uvicorn', 'sqlalchemy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -4,8 +4,30 @@
 app to serve or mount in your own. See the dashboard guide (``docs/dashboard.md``).
 """
 
-from ._app import Dashboard, create_app
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._auth import authorized, is_loopback, needs_token
-from ._serve import serve
+
+if TYPE_CHECKING:
+    from ._app import Dashboard, create_app
+    from ._serve import serve
 
 __all__ = ["Dashboard", "authorized", "create_app", "is_loopback", "needs_token", "serve"]
+
+_LAZY = {"Dashboard": "._app", "create_app": "._app", "serve": "._serve"}
+
+
+def __getattr__(name: str) -> Any:
+    # The web stack (Starlette, Jinja2, uvicorn) is imported on first use: the rollout
+    # CLI, which registers the serve command, works without the dashboard extra.
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        module = importlib.import_module(_LAZY[name], __name__)
+    except ImportError as exc:
+        raise ImportError(f"the dashboard needs the 'dashboard' extra ({exc.name} is not "
+                          "installed): pip install 'wxa_async[dashboard]'") from exc
+    return getattr(module, name)

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from .. import WxaError
+from ..errors import WxaError
 from ._auth import needs_token
-from ._serve import describe, serve
 
 __all__ = ["serve_command"]
 
@@ -29,6 +28,12 @@ def serve_command(
     refresh: Annotated[float, typer.Option(help="seconds between live updates")] = 3.0,
 ) -> None:
     """Serve a read-only web dashboard of the store's rollouts."""
+    try:
+        from ._serve import describe, serve
+    except ImportError as exc:
+        typer.echo(f"error: the dashboard needs the 'dashboard' extra ({exc.name} is not "
+                   "installed): pip install 'wxa_async[dashboard]'", err=True)
+        raise typer.Exit(2) from None
 
     def ready(url: str) -> None:
         guard = ("; every request needs the token (Bearer, or basic auth with the token "
