@@ -69,7 +69,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--pace", type=float, default=0.0)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
-    release = (ReleasePolicy(mode="staged", stages=(10, 50, 100), stage_wait=600.0)
+    release = (ReleasePolicy(mode="staged", stages=(10, 50, 100), stage_wait=1800.0)
                if args.staged else ReleasePolicy())
     plan = RolloutPlan(
         name=args.name, template_id=1, user_version=args.version,
