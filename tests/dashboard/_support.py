@@ -90,6 +90,17 @@ async def populate(
     return record.id
 
 
+async def docs_store(path: str) -> None:
+    """The store the dashboard guide's examples read: rollout ``spring-1.1.0`` with one
+    app released, one failed with 86002 and one with 85013."""
+    async with await RolloutStore.open(f"sqlite:///{path}") as store:
+        await populate(store, ["wxdoc01", "wxdoc02", "wxdoc03"],
+                       {"wxdoc01": "failed", "wxdoc02": "failed", "wxdoc03": "released"},
+                       {"wxdoc01": {"errcode": 86002, "errmsg": "not init nickname"},
+                        "wxdoc02": {"errcode": 85013, "errmsg": "invalid ext"}},
+                       name="spring-1.1.0")
+
+
 @contextlib.asynccontextmanager
 async def dashboard_client(store: RolloutStore | str, **options: Any
                            ) -> AsyncIterator[httpx.AsyncClient]:

@@ -177,3 +177,26 @@ async def push(ns: dict[str, Any]) -> AsyncIterator[None]:
               timestamp=query["timestamp"], nonce=query["nonce"], crypto_settings=settings)
     async for _ in wechat(ns):
         yield
+
+
+@fixture
+async def dashboard(ns: dict[str, Any]) -> AsyncIterator[None]:
+    """A rollout store ``rollouts.db`` in the working directory (the rollout
+    ``spring-1.1.0``: one app failed with 86002, one with 85013, one released) and the
+    dashboard serving it on loopback, its address in ``WXA_DASHBOARD_URL``."""
+    import asyncio
+    import contextlib
+
+    from tests.dashboard._support import docs_store
+    from wxa_async.dashboard import serve
+
+    await docs_store("rollouts.db")
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    server = asyncio.ensure_future(serve("sqlite:///rollouts.db", port=0,
+                                         on_ready=ready.set_result))
+    await asyncio.wait([ready, server], return_when=asyncio.FIRST_COMPLETED)
+    os.environ["WXA_DASHBOARD_URL"] = ready.result().rstrip("/")
+    yield
+    server.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await server
