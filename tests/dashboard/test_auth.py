@@ -109,13 +109,13 @@ def test_the_command_says_why_it_refuses(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'absent.db'}"
     exposed = CliRunner().invoke(app, ["--store", url, "--host", "0.0.0.0"],
                                  env={"WXA_DASHBOARD_TOKEN": None})
-    assert exposed.exit_code == 2
+    assert exposed.exit_code == 2  # ExitCode.USAGE
     assert "reachable from other machines: give a token" in exposed.output
     missing = CliRunner().invoke(app, ["--store", url])
-    assert missing.exit_code == 2
+    assert missing.exit_code == 3  # ExitCode.SETUP
     assert "no rollout store at" in missing.output and not (tmp_path / "absent.db").exists()
     bad = CliRunner().invoke(app, ["--store", "ftp://x/y"])
-    assert bad.exit_code == 2 and "error:" in bad.output
+    assert bad.exit_code == 3 and "unsupported store URL scheme" in bad.output
 
 
 def test_a_password_in_the_store_url_is_never_printed() -> None:

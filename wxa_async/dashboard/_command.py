@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import WxaError
+from ..cli import ExitCode
+from ..errors import WxaError, WxaValidationError
 from ._auth import needs_token
 
 __all__ = ["serve_command"]
@@ -33,7 +34,7 @@ def serve_command(
     except ImportError as exc:
         typer.echo(f"error: the dashboard needs the 'dashboard' extra ({exc.name} is not "
                    "installed): pip install 'wxa_async[dashboard]'", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.SETUP) from None
 
     def ready(url: str) -> None:
         guard = ("; every request needs the token (Bearer, or basic auth with the token "
@@ -46,9 +47,12 @@ def serve_command(
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(store, host=host, port=port, token=token, refresh=refresh,
                               on_ready=ready))
-    except WxaError as exc:
+    except WxaValidationError as exc:  # an exposed host without a token
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
+    except WxaError as exc:  # the store: missing, unreachable, another schema version
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(ExitCode.SETUP) from None
     except OSError as exc:
         typer.echo(f"error: cannot serve on {host}:{port}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.SETUP) from None
