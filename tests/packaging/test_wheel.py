@@ -51,7 +51,7 @@ def test_the_metadata_is_complete(wheel: zipfile.ZipFile) -> None:
     # Users get the extras, never the development tools.
     extras = set(meta.get_all("Provides-Extra") or [])
     assert extras == {"aiohttp", "redis", "crypto", "emulator", "cli", "otel", "rollout",
-                      "postgresql", "uvloop"}
+                      "postgresql", "uvloop", "dashboard"}
     requires = " ".join(meta.get_all("Requires-Dist") or [])
     for tool in ("pytest", "nox", "ruff", "mypy", "hypothesis"):
         assert tool not in requires
