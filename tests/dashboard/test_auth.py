@@ -100,22 +100,21 @@ def test_bad_options_are_refused_before_serving() -> None:
 
 
 def test_the_command_says_why_it_refuses(tmp_path: Path) -> None:
-    import typer
+    from wxa_async.cli._rollout import app
 
-    from wxa_async.dashboard._command import serve_command
-
-    app = typer.Typer()
-    app.command()(serve_command)
     url = f"sqlite:///{tmp_path / 'absent.db'}"
-    exposed = CliRunner().invoke(app, ["--store", url, "--host", "0.0.0.0"],
+    exposed = CliRunner().invoke(app, ["serve", "--store", url, "--host", "0.0.0.0"],
                                  env={"WXA_DASHBOARD_TOKEN": None})
     assert exposed.exit_code == 2  # ExitCode.USAGE
     assert "reachable from other machines: give a token" in exposed.output
-    missing = CliRunner().invoke(app, ["--store", url])
+    missing = CliRunner().invoke(app, ["serve", "--store", url])
     assert missing.exit_code == 3  # ExitCode.SETUP
     assert "no rollout store at" in missing.output and not (tmp_path / "absent.db").exists()
-    bad = CliRunner().invoke(app, ["--store", "ftp://x/y"])
+    bad = CliRunner().invoke(app, ["serve", "--store", "ftp://x/y"])
     assert bad.exit_code == 3 and "unsupported store URL scheme" in bad.output
+    shown = CliRunner().invoke(app, ["serve", "--help"], env={"WXA_DASHBOARD_TOKEN": TOKEN})
+    assert shown.exit_code == 0 and "WXA_DASHBOARD_TOKEN" in shown.output
+    assert TOKEN not in shown.output
 
 
 def test_a_password_in_the_store_url_is_never_printed() -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from ._support import docs_store
@@ -42,13 +41,11 @@ async def test_the_mount_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_refusal_shown_in_the_guide(tmp_path: Path) -> None:
-    from wxa_async.dashboard._command import serve_command
+    from wxa_async.cli._rollout import app
 
     [shown] = [b for b in _blocks("text") if "--host 0.0.0.0" in b]
     command, *expected = shown.strip().splitlines()
-    args = command.removeprefix("$ wxa-async rollout serve ").split()
-    app = typer.Typer()
-    app.command()(serve_command)
+    args = command.removeprefix("$ wxa-async rollout ").split()
     result = CliRunner().invoke(app, args, env={"WXA_DASHBOARD_TOKEN": None})
     assert result.exit_code == 2
     assert " ".join(result.output.split()) == " ".join(" ".join(expected).split())

@@ -30,6 +30,7 @@ from typing import Annotated, Any
 import typer
 
 from ..client import WxaClient
+from ..dashboard._command import serve_command
 from ..errors import WxaError
 from ..rollout import (
     AppRow,
@@ -332,6 +333,10 @@ def report(
     if fmt not in ("csv", "json"):
         raise _fail("--format is csv or json")
     asyncio.run(_report(name, store, fmt, output))
+
+
+# The read-only web dashboard over the same store (its web stack loads only when it runs).
+app.command("serve")(serve_command)
 
 
 if __name__ == "__main__":  # until the root command mounts it: python -m wxa_async.cli._rollout
