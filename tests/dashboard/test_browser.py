@@ -136,9 +136,8 @@ def test_a_running_rollout_in_the_browser(tmp_path: Path) -> None:
         admin.post("/_emulator/audit_policy", json={
             "delay": 1800, "fail_rate": 0.25, "seed": 5, "reason": EVIL_REASON})
         admin.close()
-        # The rollout CLI's serve command (`wxa-async rollout serve` once the root
-        # command mounts the rollout sub-app).
-        dashboard_args = ["-m", "wxa_async.cli._rollout", "serve", "--store", url,
+        # `wxa-async rollout serve`, as a user runs it.
+        dashboard_args = ["-m", "wxa_async", "rollout", "serve", "--store", url,
                           "--port", "0", "--refresh", "0.5"]
         with _process(dashboard_args, "dashboard on", tmp_path / "dashboard.log") as (
                 _, line), _process(_worker(emulator, url, "spring-1.1.0", "1.1.0", "--staged",
