@@ -20,7 +20,7 @@ import pytest
 
 from tests.api.common import refused
 from tests.support.core import APPID, TOKEN, FakeService, LoopbackServer, make_client, serve_json
-from wxa_async import StaticTokenProvider, WxaClient
+from wxa_async import StaticTokenProvider, WxaClient, WxaTransportError
 from wxa_async.transports import AiohttpTransport, HttpxTransport, Transport
 
 MB = 1024 * 1024
@@ -188,6 +188,21 @@ async def test_privacy_ext_file_is_text_of_at_most_100_kb(tmp_path: Path) -> Non
     assert too_big.errcode == 87072 and too_big.field == "file"
     assert (await refused("upload_privacy_ext_file", b"x", filename="a.pdf")).errcode \
         == 87072
+
+
+async def test_a_file_that_shrinks_after_the_check_is_a_transport_error(tmp_path: Path) -> None:
+    path = tmp_path / "shot.png"
+    path.write_bytes(PNG)
+
+    async def shrink_then_send(request: Any) -> Any:
+        path.write_bytes(PNG[:10])  # truncated between the check and the send
+        return [chunk async for chunk in request.content]
+
+    service = FakeService().reply(shrink_then_send)
+    async with make_client(service) as client:
+        with pytest.raises(WxaTransportError) as caught:
+            await client.app(APPID).upload_media(path)
+    assert "short" in str(caught.value) and caught.value.request_sent
 
 
 async def test_uploads_are_never_retried_once_sent() -> None:

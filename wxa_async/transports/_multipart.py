@@ -16,6 +16,8 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import IO
 
+from ..errors import WxaTransportError
+
 __all__ = ["CHUNK_SIZE", "MultipartBody"]
 
 CHUNK_SIZE = 256 * 1024
@@ -94,7 +96,10 @@ class MultipartBody:
         while left > 0:
             chunk = await asyncio.to_thread(file.read, min(CHUNK_SIZE, left))
             if not chunk:
-                raise OSError(f"the file ended {left} bytes short of its size when checked")
+                raise WxaTransportError(
+                    f"the upload ended {left} bytes short of the size it had when checked",
+                    request_sent=True,
+                )
             left -= len(chunk)
             yield chunk
 
