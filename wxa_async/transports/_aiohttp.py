@@ -18,11 +18,9 @@ from ._base import HttpRequest, Timeout
 __all__ = ["AiohttpTransport"]
 
 # aiohttp's connector does O(1) work per request whatever the queue length, so the gate
-# only has to keep enough calls in flight to fill both cores. Measured on 2 cores against
-# a loopback server (benchmarks/bench.py, medians of 4 rounds): about 7,300 / 8,900 /
-# 9,800 / 8,100 calls/s at 8 / 16 / 32 / 64 in flight, with rounds spreading +-20 %.
-# 32 is at the top of that curve; against WeChat's real round trips (tens of ms) it
-# still allows about 1,000 calls/s. Raise max_concurrency where more measurably helps.
+# only has to keep enough calls in flight to fill the CPU and overlap WeChat's round
+# trips; 32 does both (figures in docs/performance.md). Raise max_concurrency where
+# more measurably helps.
 _DEFAULT_CONCURRENCY = 32
 _URL_CACHE_SIZE = 256
 
@@ -135,10 +133,10 @@ class AiohttpTransport:
 
     def _url(self, request: HttpRequest) -> yarl.URL:
         # Handing aiohttp a finished URL object spares it parsing the string, merging
-        # the query and recomputing the URL's parts (yarl caches them on the object):
-        # about 8 % of a call. A URL holds one app's token, so this pays off when an app
-        # calls the same endpoint again (polling an audit, a retry, a benchmark); calls
-        # spread over many apps miss. Bounded: the oldest entry goes first.
+        # the query and recomputing the URL's parts (yarl caches them on the object).
+        # A URL holds one app's token, so this pays off when an app calls the same
+        # endpoint again (polling an audit, a retry); calls spread over many apps miss.
+        # Bounded: the oldest entry goes first.
         key = (request.url, *request.params.items())
         url = self._urls.get(key)
         if url is None:

@@ -64,9 +64,8 @@ class HttpRequest:
     ``url`` has no query string; ``params`` holds the query (the access token included),
     so transports encode it once and nothing else ever formats it into text.
     ``content`` is bytes, or for an upload an async iterable of chunks whose length
-    ``headers`` give (``Content-Length``): transports stream it as it comes. A plain
-    slotted class: one is built per attempt, and attrs' frozen ``__init__`` costs three
-    times as much.
+    ``headers`` give (``Content-Length``): transports stream it as it comes. One is
+    built per attempt.
     """
 
     __slots__ = ("content", "headers", "method", "params", "timeout", "url")

@@ -18,13 +18,11 @@ from ._base import HttpRequest, Timeout
 __all__ = ["HttpxTransport"]
 
 # httpcore's pool does work proportional to open connections x waiting requests on
-# every event: one pool of 16 connections makes about 600 calls/s against a loopback
-# server where one of 4 makes 1,300 (2 cores, benchmarks/bench.py). So the transport
-# we build spreads requests over "lanes", each a pool of ONE connection, and a request
-# takes an idle lane: every pool then does constant work, and throughput stays flat
-# with the number in flight (measured about 1,900 calls/s at 16, 1,750 at 64 and 1,450
-# at 256). The default of 32 matches aiohttp's: it overlaps 32 network round trips,
-# about 1,000 calls/s against WeChat's real latency (tens of ms).
+# every event, so a bigger pool gets slower per call. The transport we build spreads
+# requests over "lanes", each a pool of ONE connection, and a request takes an idle
+# lane: every pool then does constant work, whatever the number in flight. The default
+# of 32 matches aiohttp's: enough round trips in flight to keep a client busy at
+# WeChat's latency (figures in docs/performance.md).
 _DEFAULT_CONCURRENCY = 32
 
 
