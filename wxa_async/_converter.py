@@ -166,7 +166,7 @@ def encode_request(request: WxaRequest) -> dict[str, Any]:
 
     Fields the caller did not give (None) are omitted, never sent as null. A field's
     metadata can say more: ``omit_empty`` leaves out an empty list, ``wire`` converts
-    the value (the seed sends some numbers as strings)."""
+    the value (the service takes some numbers as strings)."""
     out: dict[str, Any] = {}
     for field in attrs.fields(type(request)):  # type: ignore[arg-type]
         value = getattr(request, field.name)

@@ -1,4 +1,4 @@
-"""Typed push events: audit results (seed section 6) and the component callbacks.
+"""Typed push events: audit results (WeChat's 获取审核结果) and the component callbacks.
 
 :func:`parse_event` maps decrypted push XML onto frozen attrs classes with snake_case
 fields. A well-formed event it does not know becomes a :class:`GenericEvent` that keeps

@@ -203,7 +203,7 @@ _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\
 
 
 def render_event_xml(fields: Mapping[str, str | int]) -> str:
-    """A push event exactly in the seed's shape (section 6), e.g.::
+    """A push event exactly in the shape of WeChat's samples (获取审核结果), e.g.::
 
         <xml>
           <ToUserName><![CDATA[gh_fb9688c2a4b2]]></ToUserName>

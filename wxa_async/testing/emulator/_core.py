@@ -176,7 +176,7 @@ class EmulatorCore:
         original_id: str | None = None,
         refresh_token: str | None = None,
     ) -> AppState:
-        """Authorize a mini program. ``categories`` default to the seed's two examples;
+        """Authorize a mini program. ``categories`` default to WeChat's two documented examples;
         ``refresh_token`` (for ``api_authorizer_token``) defaults to a made-up one,
         readable as ``state.refresh_token``."""
         if categories is None:

@@ -249,11 +249,12 @@ class AppState:
 class Push:
     """One push event as WeChat would deliver it.
 
-    ``xml`` is the plaintext event (seed section 6). ``body`` and ``query`` are what is
-    POSTed: the plaintext with an empty query, or, when the emulator has a
-    :class:`MessageCrypto`, the encrypted envelope with ``msg_signature``,
-    ``timestamp``, ``nonce`` and ``encrypt_type``. A callable target gets the whole
-    object, so it can feed ``body`` and ``query`` to its own callback handler."""
+    ``xml`` is the plaintext event (as WeChat documents it for 获取审核结果). ``body``
+    and ``query`` are what is POSTed: the plaintext with an empty query, or, when the
+    emulator has a :class:`MessageCrypto`, the encrypted envelope with
+    ``msg_signature``, ``timestamp``, ``nonce`` and ``encrypt_type``. A callable target
+    gets the whole object, so it can feed ``body`` and ``query`` to its own callback
+    handler."""
 
     appid: str
     event: str
