@@ -134,7 +134,7 @@ class _Lanes(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, count: int) -> None:
-        # One SSL context for all lanes: building one reads the CA bundle (~20 ms).
+        # One SSL context for all lanes: building one reads and parses the CA bundle.
         self._context = httpx.create_ssl_context(trust_env=False)
         self._lanes = [_Lane(self._context) for _ in range(count)]
         self._idle = self._lanes[::-1]
