@@ -1,4 +1,4 @@
-"""The error tree: errcodes to exception families, transport failures (issue 2, "Errors")."""
+"""The error tree: errcodes to exception families, transport failures."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_descriptions_come_from_the_seed_with_an_english_gloss(
 
 
 def test_one_code_can_mean_something_else_on_one_endpoint() -> None:
-    # Seed section 16: 86002 on grayrelease is "not initialised", elsewhere "no nickname".
+    # WeChat's 分阶段发布 docs: 86002 on grayrelease is "not initialised", elsewhere "no nickname".
     assert "小程序未初始化完成" in WxaApiError(86002, "", endpoint="gray_release").description
     assert "昵称" in WxaApiError(86002, "", endpoint="submit_audit").description
 

@@ -1,4 +1,4 @@
-"""Parsing the seed's sample answers into typed models (issue 2, "Responses")."""
+"""Parsing WeChat's sample answers into typed models."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ async def test_plain_ok_answers_are_wxa_responses_with_raw() -> None:
 
 
 async def test_answers_without_errcode_are_success() -> None:
-    # The seed's qrcodejumpget sample puts errcode last; some answers omit it entirely.
+    # WeChat's qrcodejumpget sample puts errcode last; some answers omit it entirely.
     result = await answer("get_page", {"page_list": ["index"]})
     assert result.page_list == ["index"] and result.errcode == 0
 

@@ -1,4 +1,4 @@
-"""Every validation rule of issue 2: WxaValidationError (a ValueError) before any request."""
+"""Every documented limit: WxaValidationError (a ValueError) before any request."""
 
 from __future__ import annotations
 

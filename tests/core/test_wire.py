@@ -1,4 +1,4 @@
-"""What goes on the wire for every endpoint: method, path, token, body (issue 2, "Wire")."""
+"""What goes on the wire for every endpoint: method, path, token, body."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.support.core import (
 from wxa_async import ENDPOINTS, StaticTokenProvider, WxaClient
 from wxa_async.models import AuditItem
 
-# The issue's table, written out independently of the SDK's own table:
+# WeChat's documented wire, written out independently of the SDK's own table:
 # name -> (HTTP method, path, JSON body for VALID_ARGS or None for no body).
 EXPECTED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "commit": (
@@ -53,7 +53,7 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "add_qrcode_jump": (
         "POST",
         "cgi-bin/wxopen/qrcodejumpadd",
-        # The seed sends permit_sub_rule and open_version as strings, is_edit as a number.
+        # WeChat's docs send permit_sub_rule and open_version as strings, is_edit as a number.
         {
             "prefix": "https://weixin.qq.com/qrcodejump",
             "permit_sub_rule": "1",

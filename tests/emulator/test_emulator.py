@@ -1,4 +1,4 @@
-"""The emulator in process: every rule of issue 3, through the public SDK (WxaClient +
+"""The emulator in process: every rule it models, through the public SDK (WxaClient +
 FakeTransport) where the SDK can express the request, raw where it validates first."""
 
 from __future__ import annotations

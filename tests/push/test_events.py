@@ -1,4 +1,4 @@
-"""parse_event on the seed's samples, the component callbacks, unknown and hostile input."""
+"""parse_event on WeChat's samples, the component callbacks, unknown and hostile input."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from wxa_async.push import (
 )
 from wxa_async.testing import render_event_xml
 
-# Seed section 6 (获取审核结果), verbatim.
+# WeChat's 获取审核结果 samples, verbatim.
 SEED_SUCCESS = """<xml>
   <ToUserName><![CDATA[gh_fb9688c2a4b2]]></ToUserName>
   <FromUserName><![CDATA[od1P50M-fNQI5Gcq-trm4a7apsU8]]></FromUserName>
@@ -87,11 +87,11 @@ def test_seed_fail_sample() -> None:
 
 
 def test_seed_samples_are_the_exact_text_of_the_seed() -> None:
-    # Guards the literals above against drift: they are the seed's code blocks, dedented.
+    # Guards the literals above against drift: they are WeChat's code blocks, dedented.
     # ../shared beside the checkout, as on developer machines and in CI.
     seed_file = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "wxa-code-management.rst"
     if not seed_file.exists():
-        pytest.skip("the seed document is not part of this checkout")
+        pytest.skip("WeChat's code-management document is not part of this checkout")
     seed = seed_file.read_text(encoding="utf-8")
     for sample in (SEED_SUCCESS, SEED_FAIL):
         assert "\n".join("   " + line for line in sample.splitlines()) in seed

@@ -60,7 +60,7 @@ async def test_quota_errcodes_from_the_emulator_surface_at_once(kind: str, name:
         await transport.aclose()
     assert caught.value.errcode == errcode
     assert caught.value.endpoint == name
-    assert caught.value.description  # the seed's text, for the operator
+    assert caught.value.description  # WeChat's text, for the operator
     assert emu.app_calls[(APPID, name)] == before + 1
     assert emu.applied[(APPID, name)] == 0  # refused: nothing was done
 

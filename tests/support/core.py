@@ -1,5 +1,5 @@
 """Shared helpers for the core SDK tests: a fake WeChat service on MockTransport, the
-seed's sample answers, a token provider that can refresh, and a recorder of retry delays.
+WeChat's sample answers, a token provider that can refresh, and a recorder of retry delays.
 
 The SDK under test is real; only the HTTP layer is faked.
 """
@@ -178,7 +178,7 @@ FAST = Timeout(connect=1.0, read=1.0, total=1.0)
 Handler = Callable[[HttpRequest], Awaitable[BytesResponse]]
 
 
-# -- the seed's sample answers, verbatim -------------------------------------------
+# -- WeChat's sample answers (代码管理 docs), verbatim ------------------------------
 
 SEED_CATEGORY: dict[str, Any] = {
     "errcode": 0,
@@ -315,7 +315,7 @@ VALID_ARGS: dict[str, dict[str, Any]] = {
 
 
 async def call(client: WxaClient, name: str, **overrides: Any) -> Any:
-    """Call endpoint ``name`` on the test app with seed-valid arguments."""
+    """Call endpoint ``name`` on the test app with arguments WeChat documents as valid."""
     kwargs = {**VALID_ARGS[name], **overrides}
     return await getattr(client.app(APPID), name)(**kwargs)
 
