@@ -20,6 +20,10 @@ os.umask(_UMASK)  # read once at import: os.umask can only be read by setting it
 
 
 class Sink:
+    #: held in memory (``max_binary_bytes`` applies) rather than written to a file
+    #: (``max_file_bytes``)
+    in_memory = False
+
     def write(self, chunk: bytes) -> None:
         raise NotImplementedError
 
@@ -36,6 +40,7 @@ class Sink:
 
 class BytesSink(Sink):
     __slots__ = ("_chunks",)
+    in_memory = True
 
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
@@ -106,6 +111,10 @@ class FileObjectSink(Sink):
         self._file.seek(self._start)
         self._file.truncate()
         return True
+
+    def abort(self) -> None:
+        # A failed download leaves a seekable file as it was.
+        self.reset()
 
 
 def open_sink(dest: str | os.PathLike[str] | IO[bytes]) -> Sink:

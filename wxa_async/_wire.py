@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import telemetry
@@ -24,9 +24,11 @@ from ._sinks import Sink
 from .endpoints import EndpointSpec
 from .errors import (
     WxaDecodeError,
+    WxaResponseTooLargeError,
     WxaSystemBusyError,
     WxaTokenError,
     WxaTransportError,
+    WxaValidationError,
     raise_for_errcode,
 )
 from .transports._base import HttpRequest, HttpResponse, Timeout, Transport
@@ -36,12 +38,15 @@ if TYPE_CHECKING:
     from .tokens._protocol import TokenProvider
 
 __all__ = [
-    "AuthorizerCredential", "CallOptions", "ComponentCredential", "Credential", "Wire",
+    "MAX_BINARY_BYTES", "MAX_FILE_BYTES", "MAX_JSON_BYTES", "AuthorizerCredential",
+    "CallOptions", "ComponentCredential", "Credential", "Wire",
 ]
 
 
-_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-_NO_HEADERS: dict[str, str] = {}
+# Only encodings the transports inflate a bounded chunk at a time.
+_ACCEPT = "gzip, deflate"
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept-Encoding": _ACCEPT}
+_NO_HEADERS = {"Accept-Encoding": _ACCEPT}
 #: A JSON body, an upload's multipart body (streamed by the transport), or none.
 Body = bytes | MultipartBody | None
 
@@ -50,13 +55,8 @@ def _body_headers(content: Body) -> Mapping[str, str]:
     if type(content) is bytes:
         return _JSON_HEADERS
     if isinstance(content, MultipartBody):
-        return content.headers  # its boundary and length
+        return {**content.headers, "Accept-Encoding": _ACCEPT}  # its boundary and length
     return _NO_HEADERS
-
-
-# An error answer to a binary endpoint is a small JSON object; never buffer more.
-_MAX_ERROR_BODY = 1 << 20
-_NOT_JSON: Any = object()
 
 
 class Credential(Protocol):
@@ -99,15 +99,49 @@ class ComponentCredential:
         await self.provider.invalidate_component_token(token)
 
 
+#: Default size limits, in decoded bytes: real answers are kilobytes, a QR code tens of
+#: kilobytes.
+MAX_JSON_BYTES = 4 << 20
+MAX_BINARY_BYTES = 16 << 20
+MAX_FILE_BYTES = 64 << 20
+
+
+def _size_limit(name: str, value: int | None) -> int | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 1
+    ):
+        raise WxaValidationError(f"{name}: must be a positive number of bytes, or None "
+                                 f"for no limit; got {value!r}")
+    return value
+
+
 class CallOptions:
-    """What one client (or ``with_options`` view) applies to each call."""
+    """What one client (or ``with_options`` view) applies to each call: time limits,
+    the retry policy and the size limits of answers."""
 
-    __slots__ = ("limits", "retry", "timeout")
+    __slots__ = ("limits", "max_binary_bytes", "max_file_bytes", "max_json_bytes", "retry",
+                 "timeout")
 
-    def __init__(self, timeout: Timeout, retry: RetryPolicy) -> None:
+    def __init__(
+        self, timeout: Timeout, retry: RetryPolicy, *,
+        max_json_bytes: int | None = MAX_JSON_BYTES,
+        max_binary_bytes: int | None = MAX_BINARY_BYTES,
+        max_file_bytes: int | None = MAX_FILE_BYTES,
+    ) -> None:
         self.timeout = timeout
         self.limits = Limits(timeout)
         self.retry = retry
+        self.max_json_bytes = _size_limit("max_json_bytes", max_json_bytes)
+        self.max_binary_bytes = _size_limit("max_binary_bytes", max_binary_bytes)
+        self.max_file_bytes = _size_limit("max_file_bytes", max_file_bytes)
+
+    def replace(self, **changes: Any) -> CallOptions:
+        """These options with some replaced (names as in ``__init__``)."""
+        fields = {name: getattr(self, name) for name in (
+            "timeout", "retry", "max_json_bytes", "max_binary_bytes", "max_file_bytes")}
+        fields.update(changes)
+        timeout, retry = fields.pop("timeout"), fields.pop("retry")
+        return CallOptions(timeout, retry, **fields)
 
 
 class Wire:
@@ -205,9 +239,9 @@ class Wire:
                 try:
                     if sink is None:
                         deadline.answered()
-                        return await _read_json(endpoint, response)
+                        return await _read_json(endpoint, response, options)
                     deadline.answered(streaming=True)
-                    return await _read_binary(endpoint, response, sink, deadline)
+                    return await _read_binary(endpoint, response, sink, deadline, options)
                 finally:
                     await response.aclose()
         except TimeoutError:
@@ -225,34 +259,76 @@ class Wire:
 
 def _check_status(endpoint: EndpointSpec, response: HttpResponse) -> None:
     status = response.status_code
-    if status >= 400:
+    if status >= 300:
+        # Redirects are never followed: a 3xx is no answer, whatever its body says.
+        what = "redirect not followed" if status < 400 else "error"
         raise WxaTransportError(
-            f"{endpoint.name}: HTTP {status}", endpoint=endpoint.name, status_code=status
+            f"{endpoint.name}: HTTP {status} ({what})", endpoint=endpoint.name,
+            status_code=status,
         )
+
+
+def _too_large(endpoint: EndpointSpec, limit: str, max_bytes: int) -> WxaResponseTooLargeError:
+    return WxaResponseTooLargeError(
+        f"{endpoint.name}: answer larger than {limit}={max_bytes} bytes",
+        endpoint=endpoint.name, limit=limit, max_bytes=max_bytes,
+    )
+
+
+class _Constant(ValueError):
+    """NaN or Infinity in an answer: not JSON the service sends."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
 
 
 def parse(endpoint: EndpointSpec, body: bytes) -> Any:
     """The JSON of an answer, with a non-zero errcode raised as its error."""
+    problem = ""
+    transient = False
     try:
         # Decoding first spares json.loads its encoding detection; the service
-        # answers UTF-8. UnicodeDecodeError is a ValueError.
-        payload = json.loads(body.decode())
-    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-        payload = _NOT_JSON
-    if payload is _NOT_JSON:
+        # answers UTF-8.
+        payload = json.loads(body.decode(), parse_constant=_refuse_constant)
+    except _Constant as exc:
+        problem = f"answer holds {exc}"
+    except RecursionError:
+        problem = "answer is nested too deeply"
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        # Not JSON, or cut off: a gateway's page or a broken connection may pass.
+        problem, transient = f"answer is not JSON ({len(body)} bytes)", True
+    except ValueError:  # an integer of thousands of digits
+        problem = "answer holds a number out of range"
+    if problem:
         # Raised outside the except block: the JSON error quotes the body (which may
         # hold a token) and must not ride along as __context__.
-        raise WxaDecodeError(
-            f"{endpoint.name}: answer is not JSON ({len(body)} bytes)",
-            endpoint=endpoint.name, is_json=False,
-        )
+        raise WxaDecodeError(f"{endpoint.name}: {problem}", endpoint=endpoint.name,
+                             is_json=False, transient=transient)
     raise_for_errcode(payload, endpoint.name)
     return payload
 
 
-async def _read_json(endpoint: EndpointSpec, response: HttpResponse) -> Any:
+async def _read_capped(
+    endpoint: EndpointSpec, chunks: AsyncIterator[bytes], first: bytes, limit: str,
+    max_bytes: int | None,
+) -> bytes:
+    """The rest of a body after ``first``, refused as soon as it passes ``max_bytes``."""
+    body = [first]
+    size = len(first)
+    async for chunk in chunks:
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise _too_large(endpoint, limit, max_bytes)
+        body.append(chunk)
+    return b"".join(body)
+
+
+async def _read_json(endpoint: EndpointSpec, response: HttpResponse, options: CallOptions) -> Any:
     _check_status(endpoint, response)
-    body = await response.read()
+    body = await _read_capped(
+        endpoint, aiter(response.iter_bytes()), b"", "max_json_bytes", options.max_json_bytes
+    )
     payload = parse(endpoint, body)
     return decode_response(
         payload, endpoint.response, endpoint.name, may_hold_nulls=b"null" in body
@@ -260,35 +336,47 @@ async def _read_json(endpoint: EndpointSpec, response: HttpResponse) -> Any:
 
 
 async def _read_binary(
-    endpoint: EndpointSpec, response: HttpResponse, sink: Sink, deadline: Deadline
+    endpoint: EndpointSpec, response: HttpResponse, sink: Sink, deadline: Deadline,
+    options: CallOptions,
 ) -> int:
     _check_status(endpoint, response)
     content_type = response.headers.get("content-type", "").lower()
     chunks = aiter(response.iter_bytes())
-    first = await anext(chunks, b"")
+    first = b""
+    async for first in chunks:  # the first bytes (a transport may hand on b"")
+        if first:
+            break
+    if not first:
+        raise WxaDecodeError(
+            f"{endpoint.name}: empty answer (HTTP {response.status_code})",
+            endpoint=endpoint.name, is_json=False,
+        )
     # The service answers errors to a binary endpoint as JSON, not always labelled
     # as such; no image format starts with "{", so sniff the first bytes too.
     looks_json = content_type.startswith(("application/json", "text/"))
     if looks_json or first.lstrip()[:1] == b"{":
-        body = bytearray(first)
-        async for chunk in chunks:
-            body += chunk
-            if len(body) > _MAX_ERROR_BODY:
-                raise WxaDecodeError(
-                    f"{endpoint.name}: {content_type} answer larger than "
-                    f"{_MAX_ERROR_BODY} bytes", endpoint=endpoint.name,
-                )
-        parse(endpoint, bytes(body))
+        max_json = options.max_json_bytes
+        if max_json is not None and len(first) > max_json:
+            raise _too_large(endpoint, "max_json_bytes", max_json)
+        parse(endpoint, await _read_capped(endpoint, chunks, first, "max_json_bytes", max_json))
         raise WxaDecodeError(
-            f"{endpoint.name}: expected binary content, got {content_type} without errcode",
-            endpoint=endpoint.name,
+            f"{endpoint.name}: expected binary content, got {content_type[:60]} without "
+            "errcode", endpoint=endpoint.name,
         )
+    limit, max_bytes = (
+        ("max_binary_bytes", options.max_binary_bytes) if sink.in_memory
+        else ("max_file_bytes", options.max_file_bytes)
+    )
     # The read limit is a gap between chunks: each one moves the attempt's deadline.
-    sink.write(first)
     written = len(first)
+    if max_bytes is not None and written > max_bytes:
+        raise _too_large(endpoint, limit, max_bytes)
+    sink.write(first)
     deadline.progress()
     async for chunk in chunks:
-        sink.write(chunk)
         written += len(chunk)
+        if max_bytes is not None and written > max_bytes:
+            raise _too_large(endpoint, limit, max_bytes)
+        sink.write(chunk)
         deadline.progress()
     return written

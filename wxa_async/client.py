@@ -12,7 +12,7 @@ from ._handle import ComponentHandle, MiniProgram
 from ._limit import AdaptiveLimit
 from ._retry import RetryPolicy
 from ._sinks import Sink
-from ._wire import CallOptions, Credential, Wire
+from ._wire import MAX_BINARY_BYTES, MAX_FILE_BYTES, MAX_JSON_BYTES, CallOptions, Credential, Wire
 from .bulk import BulkResult, ProgressCallback, bulk
 from .endpoints import EndpointSpec
 from .errors import WxaError, WxaValidationError
@@ -79,6 +79,12 @@ class WxaClient:
     retry:
         A :class:`RetryPolicy`: backoff, jitter, the sleep function. ``max_retries``
         and ``retry_deadline``, when given, override its fields.
+    max_json_bytes, max_binary_bytes, max_file_bytes:
+        The largest answer accepted, counted in decompressed bytes as it arrives: a
+        JSON answer (default 4 MiB), a binary body returned as bytes (16 MiB) and one
+        streamed to a file by ``to_file`` (64 MiB). Passing one raises
+        :class:`~wxa_async.errors.WxaResponseTooLargeError` at once (no partial file
+        is left). ``None``: no limit.
     close_transport:
         Close the transport when the client closes (default True).
     close_token_provider:
@@ -96,11 +102,17 @@ class WxaClient:
         max_concurrency: int | AdaptiveLimit | None = None,
         retry_deadline: float | None = _UNSET,
         retry: RetryPolicy = _DEFAULT_RETRY,
+        max_json_bytes: int | None = MAX_JSON_BYTES,
+        max_binary_bytes: int | None = MAX_BINARY_BYTES,
+        max_file_bytes: int | None = MAX_FILE_BYTES,
         close_transport: bool = True,
         close_token_provider: bool = False,
     ) -> None:
-        options = _options(CallOptions(Timeout.coerce(timeout), retry), timeout=_UNSET,
-                           max_retries=max_retries, retry_deadline=retry_deadline)
+        options = _options(
+            CallOptions(Timeout.coerce(timeout), retry, max_json_bytes=max_json_bytes,
+                        max_binary_bytes=max_binary_bytes, max_file_bytes=max_file_bytes),
+            max_retries=max_retries, retry_deadline=retry_deadline,
+        )
         if transport is None:
             from .transports._httpx import HttpxTransport
 
@@ -163,14 +175,19 @@ class WxaClient:
         max_retries: int = _UNSET,
         retry_deadline: float | None = _UNSET,
         retry: RetryPolicy = _UNSET,
+        max_json_bytes: int | None = _UNSET,
+        max_binary_bytes: int | None = _UNSET,
+        max_file_bytes: int | None = _UNSET,
     ) -> WxaClient:
         """A view of this client with other per-call options; it shares the transport,
-        the token provider and the concurrency gate, and needs no closing."""
-        options = self._options
-        if retry is not _UNSET:
-            options = CallOptions(options.timeout, retry)
+        the token provider and the concurrency gate, and needs no closing.
+
+        ``client.with_options(max_file_bytes=1 << 20).app(appid).get_qrcode.to_file(...)``
+        sets one call's limit."""
         return self._view(self._shared, _options(
-            options, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline
+            self._options, timeout=timeout, retry=retry, max_retries=max_retries,
+            retry_deadline=retry_deadline, max_json_bytes=max_json_bytes,
+            max_binary_bytes=max_binary_bytes, max_file_bytes=max_file_bytes,
         ))
 
     @property
@@ -188,6 +205,10 @@ class WxaClient:
     @property
     def retry(self) -> RetryPolicy:
         return self._options.retry
+
+    @property
+    def max_json_bytes(self) -> int | None:
+        return self._options.max_json_bytes
 
     @property
     def max_retries(self) -> int:
@@ -268,23 +289,22 @@ class WxaClient:
         )
 
 
-def _options(
-    options: CallOptions, *, timeout: Timeout | float | None, max_retries: int,
-    retry_deadline: float | None,
-) -> CallOptions:
-    """``options`` with the given fields replaced (``_UNSET``: kept)."""
-    retry = options.retry
-    changes: dict[str, Any] = {}
-    if max_retries is not _UNSET:
+def _options(options: CallOptions, **given: Any) -> CallOptions:
+    """``options`` with the fields given (not ``_UNSET``) replaced."""
+    changes = {name: value for name, value in given.items() if value is not _UNSET}
+    if not changes:
+        return options
+    retry = changes.pop("retry", options.retry)
+    fields: dict[str, Any] = {}
+    if "max_retries" in changes:
+        max_retries = changes.pop("max_retries")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise WxaValidationError("max_retries must be an integer >= 0")
-        changes["max_retries"] = max_retries
-    if retry_deadline is not _UNSET:
-        changes["deadline"] = retry_deadline
-    if changes:
-        retry = attrs.evolve(retry, **changes)
-    if timeout is _UNSET and retry is options.retry:
-        return options
-    return CallOptions(
-        options.timeout if timeout is _UNSET else Timeout.coerce(timeout), retry
-    )
+        fields["max_retries"] = max_retries
+    if "retry_deadline" in changes:
+        fields["deadline"] = changes.pop("retry_deadline")
+    if fields:
+        retry = attrs.evolve(retry, **fields)
+    if "timeout" in changes:
+        changes["timeout"] = Timeout.coerce(changes["timeout"])
+    return options.replace(retry=retry, **changes)

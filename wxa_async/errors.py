@@ -17,6 +17,7 @@ __all__ = [
     "WxaMissingExtraError",
     "WxaPrivacyScanPendingError",
     "WxaQuotaError",
+    "WxaResponseTooLargeError",
     "WxaSignatureError",
     "WxaStalePushError",
     "WxaSystemBusyError",
@@ -138,6 +139,23 @@ class WxaDecodeError(WxaTransportError):
         self.transient = not is_json if transient is None else transient
 
 
+class WxaResponseTooLargeError(WxaDecodeError):
+    """The answer's body (counted decompressed, as it arrived) passed a size limit:
+    ``limit`` names the option (``max_json_bytes``, ``max_binary_bytes`` or
+    ``max_file_bytes``), ``max_bytes`` its value. Reading stopped there."""
+
+    def __init__(self, message: str, *, endpoint: str | None = None, limit: str = "",
+                 max_bytes: int = 0) -> None:
+        super().__init__(message, endpoint=endpoint, is_json=False, transient=False)
+        self.limit = limit
+        self.max_bytes = max_bytes
+
+
+#: How much of the service's errmsg goes into an error's text; all of it stays on
+#: ``WxaApiError.errmsg``.
+ERRMSG_SHOWN = 500
+
+
 class WxaApiError(WxaError):
     """The service answered with a non-zero ``errcode``."""
 
@@ -169,6 +187,8 @@ class WxaApiError(WxaError):
 def _gloss(errmsg: str, description: str) -> str:
     """The service's errmsg, then the description (Chinese, English gloss), each said
     once: an errmsg the description already holds (its gloss) gives way to it."""
+    if len(errmsg) > ERRMSG_SHOWN:
+        errmsg = f"{errmsg[:ERRMSG_SHOWN]}… ({len(errmsg)} characters)"
     if not description:
         return errmsg
     said = errmsg.strip().casefold()

@@ -80,8 +80,9 @@ def test_a_bad_policy_is_refused(fields: dict[str, Any]) -> None:
 
 
 async def test_retry_deadline_counts_from_the_gate_not_from_the_queue() -> None:
-    # One call at a time, each taking 0.05 s: the last of 8 waits 0.35 s at the gate,
-    # far past its 0.1 s retry deadline, yet it is still retried once it is let through.
+    # One call at a time, two attempts of 0.05 s each: the last of 8 waits at least
+    # 0.7 s at the gate, past its 0.3 s retry deadline, yet it is still retried once it
+    # is let through.
     answers: dict[str, int] = {}
 
     async def slow_then_busy(request: HttpRequest) -> BytesResponse:
@@ -93,7 +94,7 @@ async def test_retry_deadline_counts_from_the_gate_not_from_the_queue() -> None:
 
     appids = [f"wx{i}" for i in range(8)]
     tokens = StaticTokenProvider({appid: f"t-{appid}" for appid in appids})
-    policy = SleepRecorder().policy(deadline=0.1, base_delay=0.001)
+    policy = SleepRecorder().policy(deadline=0.3, base_delay=0.001)
     async with WxaClient(tokens, transport=MockTransport(slow_then_busy), max_concurrency=1,
                          retry=policy) as client:
         await asyncio.gather(*(client.app(a).get_page() for a in appids))

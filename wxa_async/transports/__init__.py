@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._base import BytesResponse, HttpRequest, HttpResponse, Timeout, Transport
+from ._base import BytesResponse, HttpRequest, HttpResponse, Timeout, Transport, decoded_chunks
 from ._httpx import HttpxTransport
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ __all__ = [
     "HttpxTransport",
     "Timeout",
     "Transport",
+    "decoded_chunks",
 ]
 
 

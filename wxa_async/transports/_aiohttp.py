@@ -13,7 +13,7 @@ import aiohttp
 import yarl
 
 from ..errors import WxaTimeoutError, WxaTransportError
-from ._base import HttpRequest, Timeout
+from ._base import HttpRequest, Timeout, decoded_chunks
 
 __all__ = ["AiohttpTransport"]
 
@@ -59,15 +59,15 @@ class _AiohttpResponse:
         return self._response.headers  # case-insensitive (CIMultiDictProxy)
 
     async def read(self) -> bytes:
-        try:
-            return await self._response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = _translate(exc, self._host)
-        raise error
+        return b"".join([chunk async for chunk in self.iter_bytes()])
 
     async def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        # Requests go out with auto_decompress=False: the body is inflated here, a
+        # bounded chunk at a time, where aiohttp inflates each network read whole.
+        raw = self._response.content.iter_chunked(chunk_size)
+        encoding = self._response.headers.get("Content-Encoding", "")
         try:
-            async for chunk in self._response.content.iter_chunked(chunk_size):
+            async for chunk in decoded_chunks(raw, encoding, chunk_size):
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = _translate(exc, self._host)
@@ -78,6 +78,30 @@ class _AiohttpResponse:
     async def aclose(self) -> None:
         # Back to the pool when the body was read whole; a half-read connection is closed.
         self._response.release()
+
+    def __repr__(self) -> str:  # never the URL: its query holds the token
+        return f"<HTTP {self._response.status} from {self._host}>"
+
+
+class _QuietResponse(aiohttp.ClientResponse):
+    """aiohttp's response, whose repr (and request info) would show the URL with the
+    access token."""
+
+    def __repr__(self) -> str:
+        return f"<ClientResponse({self.url.host}) [{self.status}]>"
+
+    @property
+    def request_info(self) -> aiohttp.RequestInfo:
+        info = super().request_info
+        return aiohttp.RequestInfo(
+            info.url.with_query(None), info.method, info.headers,
+            info.real_url.with_query(None),
+        )
+
+
+class _QuietRequest(aiohttp.ClientRequest):
+    def __repr__(self) -> str:
+        return f"<ClientRequest({self.method} {self.url.host})>"
 
 
 class AiohttpTransport:
@@ -117,7 +141,7 @@ class AiohttpTransport:
                 connector=aiohttp.TCPConnector(
                     limit=self._max_connections, limit_per_host=self._max_connections
                 ),
-                trust_env=False,
+                trust_env=False, response_class=_QuietResponse, request_class=_QuietRequest,
             )
         return session
 
@@ -152,7 +176,7 @@ class AiohttpTransport:
             response = await session.request(
                 request.method, url, data=request.content,
                 headers=request.headers, timeout=self._timeout(request.timeout),
-                allow_redirects=False, raise_for_status=False,
+                allow_redirects=False, raise_for_status=False, auto_decompress=False,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = _translate(exc, url.host or "")

@@ -15,12 +15,15 @@ Contract for implementations:
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["BytesResponse", "HttpRequest", "HttpResponse", "Timeout", "Transport"]
+__all__ = [
+    "BytesResponse", "HttpRequest", "HttpResponse", "Timeout", "Transport", "decoded_chunks",
+]
 
 
 @attrs.frozen
@@ -29,19 +32,22 @@ class Timeout:
 
     ``connect``: establishing a connection; ``read``: the longest wait for the next
     bytes (the first ones of the answer, then each chunk of a streamed binary body);
-    ``total``: the whole attempt, body included. ``None`` disables a limit.
+    ``total``: the whole attempt, body included. ``None`` disables a limit; a limit is
+    a positive number (0 and negative ones are refused with
+    :class:`~wxa_async.WxaValidationError`).
 
-    :class:`WxaClient` enforces ``read`` and ``total`` itself, for every transport, with
-    one coarse sweep timer (at most 0.5 s late), and hands transports ``read=None``:
-    the loop timer an HTTP library re-arms on every socket read costs more than the
-    limit is worth. A JSON answer (a few hundred bytes) must be complete within
-    ``connect + read`` of the attempt's start (or ``total``, if smaller). A transport
-    given a ``read`` limit directly must still honour it.
+    :class:`WxaClient` enforces ``read`` and ``total`` itself, for every transport, and
+    hands transports ``read=None`` (the loop timer an HTTP library re-arms on every
+    socket read costs more than the limit is worth), except with ``connect=None``,
+    when only the transport can tell connecting from waiting. A JSON answer must be
+    complete within ``connect + read`` of the attempt's start (or ``total``, if
+    smaller); a binary body must keep arriving with gaps under ``read``. A transport
+    given a ``read`` limit must honour it.
     """
 
-    connect: float | None = 5.0
-    read: float | None = 15.0
-    total: float | None = 60.0
+    connect: float | None = attrs.field(default=5.0, validator=lambda *a: _limit(*a))
+    read: float | None = attrs.field(default=15.0, validator=lambda *a: _limit(*a))
+    total: float | None = attrs.field(default=60.0, validator=lambda *a: _limit(*a))
 
     @classmethod
     def coerce(cls, value: Timeout | float | None) -> Timeout:
@@ -50,8 +56,83 @@ class Timeout:
             return value
         if value is None:
             return cls(None, None, None)
+        if isinstance(value, bool):
+            return cls(value, value, value)  # refused by the validators, by name
         seconds = float(value)
         return cls(seconds, seconds, seconds)
+
+
+def _limit(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        from ..errors import WxaValidationError
+
+        raise WxaValidationError(
+            f"timeout {attribute.name}: must be a positive number of seconds, or None "
+            f"for no limit; got {value!r}"
+        )
+
+
+def decoded_chunks(
+    raw: AsyncIterator[bytes], encoding: str, chunk_size: int = 65536
+) -> AsyncIterator[bytes]:
+    """The body of ``raw`` (its bytes as they arrive) decoded by the answer's
+    ``Content-Encoding``, in chunks of at most ``chunk_size``: a compressed body is
+    inflated a chunk at a time, so a small body that inflates to gigabytes never
+    exists in memory at once, and a size limit counts decoded bytes."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return _split(raw, chunk_size)
+    if name in ("gzip", "x-gzip"):
+        return _inflate(raw, 16 + zlib.MAX_WBITS, chunk_size)
+    if name == "deflate":
+        return _inflate(raw, None, chunk_size)
+    from ..errors import WxaDecodeError
+
+    raise WxaDecodeError(f"unsupported Content-Encoding {name[:40]!r}", transient=False)
+
+
+async def _split(raw: AsyncIterator[bytes], chunk_size: int) -> AsyncIterator[bytes]:
+    async for chunk in raw:
+        if len(chunk) <= chunk_size:
+            if chunk:
+                yield chunk
+            continue
+        for start in range(0, len(chunk), chunk_size):
+            yield chunk[start : start + chunk_size]
+
+
+async def _inflate(
+    raw: AsyncIterator[bytes], wbits: int | None, chunk_size: int
+) -> AsyncIterator[bytes]:
+    inflater: Any = None
+    try:
+        async for data in raw:
+            if inflater is None:
+                # "deflate" is zlib-wrapped by the standard, raw in some servers' hands.
+                bits = wbits if wbits is not None else (
+                    zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS
+                )
+                inflater = zlib.decompressobj(bits)
+            while True:
+                out = inflater.decompress(data, chunk_size)
+                if out:
+                    yield out
+                data = inflater.unconsumed_tail
+                if not data and len(out) < chunk_size:
+                    break
+        if inflater is not None:
+            tail = inflater.flush()
+            for start in range(0, len(tail), chunk_size):
+                yield tail[start : start + chunk_size]
+    except zlib.error:
+        pass
+    else:
+        return
+    from ..errors import WxaDecodeError
+
+    raise WxaDecodeError("compressed body is corrupt", is_json=False, transient=False)
 
 
 _SECRET_PARAMS = frozenset({"access_token", "component_access_token"})
@@ -106,8 +187,10 @@ class HttpResponse(Protocol):
     async def read(self) -> bytes: ...
 
     def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
-        """The body in chunks of at most ``chunk_size`` bytes, each handed on as soon
-        as it arrives: the client's read limit watches the gaps between them."""
+        """The body, decoded (decompressed), in chunks of at most ``chunk_size`` bytes,
+        each handed on as soon as it arrives: the client's read limit watches the gaps
+        between them and its size limits count them, so no chunk may be bigger (see
+        :func:`decoded_chunks`)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from ..errors import WxaTimeoutError, WxaTransportError
-from ._base import HttpRequest, Timeout
+from ._base import HttpRequest, Timeout, decoded_chunks
 
 __all__ = ["HttpxTransport"]
 
@@ -211,22 +211,17 @@ class _HttpxResponse:
         return self._response.headers
 
     async def read(self) -> bytes:
-        try:
-            return await self._response.aread()
-        except httpx.HTTPError as exc:
-            error = _translate(exc, self._host, sent=True)
-        raise error
+        return b"".join([chunk async for chunk in self.iter_bytes()])
 
     async def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
-        # Not aiter_bytes(chunk_size): that holds bytes back until chunk_size of them
-        # have arrived, so a slow body would look stalled to the client's read limit.
+        # The raw bytes as they arrive, inflated here a bounded chunk at a time: httpx's
+        # own decoding inflates each network read whole (a gzip bomb at once), and its
+        # aiter_bytes(chunk_size) holds bytes back, which would look like a stall.
+        raw = self._response.aiter_raw()
+        encoding = self._response.headers.get("content-encoding", "")
         try:
-            async for chunk in self._response.aiter_bytes():
-                if len(chunk) <= chunk_size:
-                    yield chunk
-                    continue
-                for start in range(0, len(chunk), chunk_size):  # a decompressed burst
-                    yield chunk[start : start + chunk_size]
+            async for chunk in decoded_chunks(raw, encoding, chunk_size):
+                yield chunk
         except httpx.HTTPError as exc:
             error = _translate(exc, self._host, sent=True)
         else:
@@ -235,6 +230,9 @@ class _HttpxResponse:
 
     async def aclose(self) -> None:
         await self._response.aclose()
+
+    def __repr__(self) -> str:  # never the URL: its query holds the token
+        return f"<HTTP {self._response.status_code} from {self._host}>"
 
 
 class HttpxTransport:
@@ -292,7 +290,7 @@ class HttpxTransport:
                 request.method, request.url, params=request.params, headers=request.headers,
                 timeout=self._timeout(request.timeout), **extra,
             )
-            response = await self._client.send(built, stream=True)
+            response = await self._client.send(built, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
             error = _translate(exc, _host(request.url), sent=True)
         else:
