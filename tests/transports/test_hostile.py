@@ -216,4 +216,6 @@ async def test_no_repr_shows_the_url_with_the_token(hostile: str) -> None:
 def _private_parts(obj: object) -> list[object]:
     # What a debugger or a log of locals would show: the library's own objects inside.
     inner = getattr(obj, "_response", None)
-    return [inner, getattr(inner, "request_info", None)] if inner is not None else []
+    if inner is None:
+        return []
+    return [inner, getattr(inner, "request_info", None), getattr(inner, "request", None)]

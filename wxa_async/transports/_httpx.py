@@ -195,6 +195,13 @@ class _Lanes(httpx.AsyncBaseTransport):
             await asyncio.gather(*self._retiring)
 
 
+class _QuietRequest(httpx.Request):
+    """httpx's request, whose repr would show the URL with the access token."""
+
+    def __repr__(self) -> str:
+        return f"<Request({self.method!r}, {self.url.host!r})>"
+
+
 class _HttpxResponse:
     __slots__ = ("_host", "_response")
 
@@ -290,6 +297,7 @@ class HttpxTransport:
                 request.method, request.url, params=request.params, headers=request.headers,
                 timeout=self._timeout(request.timeout), **extra,
             )
+            built.__class__ = _QuietRequest  # reachable as response.request
             response = await self._client.send(built, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
             error = _translate(exc, _host(request.url), sent=True)
