@@ -185,7 +185,7 @@ async def test_a_read_limit_alone_applies(kind: str, hostile: str) -> None:
     timeout = Timeout(connect=None, read=0.5, total=None)
     async with client_on(kind, f"{hostile}/hang", timeout=timeout) as client:
         async with asyncio.timeout(15):  # a guard: the limit must fire long before
-            with pytest.raises(WxaTimeoutError):
+            with pytest.raises(WxaTimeoutError, match="read limit"):
                 await client.app(APPID).get_page()
 
 

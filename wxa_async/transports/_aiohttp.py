@@ -32,9 +32,9 @@ def _translate(exc: BaseException, host: str) -> WxaTransportError:
     name = type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         # Raised while waiting for a pooled connection or connecting: nothing was sent.
-        return WxaTimeoutError(f"{host}: timed out ({name})", request_sent=False)
+        return WxaTimeoutError(f"{host}: timed out (connect limit, {name})", request_sent=False)
     if isinstance(exc, TimeoutError):
-        return WxaTimeoutError(f"{host}: timed out ({name})", request_sent=True)
+        return WxaTimeoutError(f"{host}: timed out (read limit, {name})", request_sent=True)
     # ClientConnectorError covers refused, unreachable and DNS failures: the connection
     # never opened, so the request never left.
     never_sent = isinstance(exc, aiohttp.ClientConnectorError)

@@ -56,8 +56,9 @@ def _translate(exc: httpx.HTTPError, host: str, *, sent: bool) -> WxaTransportEr
     name = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+        limit = "connect limit" if never_sent else "read limit"
         return WxaTimeoutError(
-            f"{host}: timed out ({name})", request_sent=sent and not never_sent
+            f"{host}: timed out ({limit}, {name})", request_sent=sent and not never_sent
         )
     never_sent = isinstance(exc, httpx.ConnectError)
     return WxaTransportError(
