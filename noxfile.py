@@ -29,8 +29,13 @@ def tests(session: nox.Session) -> None:
 def tests_uvloop(session: nox.Session) -> None:
     """The suite on uvloop's event loop."""
     session.install("-e", EXTRAS.replace("]", ",uvloop]"), *_group("test"))
+    # Left to the main run: tests that spend their time in child processes or in a build
+    # (the browser, the crash test, the CLI's entry points, the wheel), which keeps
+    # .ci/run well inside its time.
     session.run("pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.support.uvloop_plugin",
-                *session.posargs)
+                "--ignore", "tests/dashboard/test_browser.py",
+                "--ignore", "tests/rollout/test_rollout_crash.py",
+                "--ignore", "tests/cli", "--ignore", "tests/packaging", *session.posargs)
 
 
 @nox.session
