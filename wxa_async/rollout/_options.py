@@ -54,9 +54,10 @@ class RolloutOptions:
     spent (87013), wait this long. ``idle_sleep`` bounds each wait of an idle
     worker, so it notices pauses and pushes written by other processes; an idle worker
     wakes ``coalesce`` seconds after the next app is due, to take the apps due around
-    then in one claim. ``worker_id`` names the worker in its leases (default: a
-    random one per process); a worker restarted under the same id takes its leases
-    back at once instead of waiting for them to run out.
+    then in one claim. An app due again within ``hold`` seconds keeps its lease and
+    waits in its task rather than going back to the store. ``worker_id`` names the
+    worker in its leases (default: a random one per process); a worker restarted under
+    the same id takes its leases back at once instead of waiting for them to run out.
     """
 
     concurrency: int = 32
@@ -71,6 +72,7 @@ class RolloutOptions:
     undo_retry: float = 86400.0
     idle_sleep: float = 5.0
     coalesce: float = 1.0
+    hold: float = 0.5
     worker_id: str | None = None
     seed: int | None = None
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from ..errors import WxaError, WxaValidationError
 from ..push import AuditDelayEvent, AuditFailEvent, AuditSuccessEvent, UnauthorizedEvent
@@ -41,47 +42,61 @@ ProgressHook = Callable[[RolloutSummary], object]
 
 
 class _Writer:
-    """Group commit: the changes of every app task waiting at one moment go to the
-    store in one transaction. Each task still waits for its own change to be durable
-    before it makes the call the change announces."""
+    """Group commit: the writes of every app task waiting at one moment (state changes
+    and quota takes) go to the store in one transaction, so a worker holds the write
+    lock once per batch. Each task still waits for its own write to be durable before
+    it makes the call the write announces."""
 
     def __init__(self, store: RolloutStore, rid: int, clock: Clock) -> None:
         self._store = store
         self._rid = rid
         self._clock = clock
-        self._pending: list[tuple[Change, asyncio.Future[bool]]] = []
+        self._changes: list[tuple[Change, asyncio.Future[bool]]] = []
+        self._takes: list[tuple[tuple[int, float], asyncio.Future[str]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def apply(self, change: Change) -> bool:
+    def _start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((change, future))
         self._wake.set()
+
+    async def apply(self, change: Change) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._changes.append((change, future))
+        self._start()
+        return await future
+
+    async def take_quota(self, reserve: int, now: float, max_age: float) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._takes.append(((reserve, max_age), future))
+        self._start()
         return await future
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._pending = self._pending, []
-            if not batch:
+            changes, self._changes = self._changes, []
+            takes, self._takes = self._takes, []
+            if not changes and not takes:
                 continue
+            futures: list[asyncio.Future[Any]] = [f for _, f in changes] + [f for _, f in takes]
             try:
-                results = await self._store.apply(self._rid, [c for c, _ in batch],
-                                                  self._clock.now())
+                applied, taken = await self._store.write(
+                    self._rid, [c for c, _ in changes], [t for t, _ in takes],
+                    self._clock.now())
             except BaseException as exc:
-                for _, future in batch:
+                for future in futures:
                     if not future.done():
                         future.set_exception(exc if isinstance(exc, Exception)
                                              else WxaError("the store write was cancelled"))
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for (_, future), ok in zip(batch, results, strict=True):
+            for future, value in zip(futures, [*applied, *taken], strict=True):
                 if not future.done():
-                    future.set_result(ok)
+                    future.set_result(value)
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -203,6 +218,7 @@ class Rollout:
         writer = _Writer(self.store, record.id, self.clock)
         worker = AppWorker(
             client=self.client, plan=self.plan, rid=record.id, apply=writer.apply,
+            take_quota=writer.take_quota,
             store=self.store, clock=self.clock, options=self.options, owner=self.worker_id,
             health_check=self.plan.release.resolve_health_check(),
         )
@@ -222,8 +238,13 @@ class Rollout:
     ) -> RolloutSummary:
         options, clock, rid = self.options, self.clock, record.id
         renewed = clock.now()
+        refreshed = 0.0
         while True:
-            record = await self._refresh()
+            # The rollout's own row (pause, cancel, approval) is read at most 4 times a
+            # second of real time: often enough for an operator, cheap for the store.
+            if time.monotonic() - refreshed >= 0.25 or not inflight:
+                record = await self._refresh()
+                refreshed = time.monotonic()
             worker.rollout_state = record.state
             worker.approved = record.approved
             worker.rollback_version = record.rollback_version

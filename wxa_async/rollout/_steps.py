@@ -84,13 +84,15 @@ class AppWorker:
 
     def __init__(
         self, *, client: WxaClient, plan: RolloutPlan, rid: int, apply: Apply,
-        store: RolloutStore, clock: Clock, options: RolloutOptions, owner: str,
+        take_quota: Callable[[int, float, float], Awaitable[str]], store: RolloutStore,
+        clock: Clock, options: RolloutOptions, owner: str,
         health_check: HealthCheck | None,
     ) -> None:
         self.client = client
         self.plan = plan
         self.rid = rid
         self._apply = apply
+        self._take_quota = take_quota
         self.store = store
         self.clock = clock
         self.options = options
@@ -109,19 +111,24 @@ class AppWorker:
     ) -> AppRow:
         """Compare-and-set ``row``'s state to ``to`` with ``values``; park it (release
         the lease, due at ``wait``) unless ``wait`` is False. Raises :class:`Lost`."""
+        release = wait is not False or (to is not None and to in TERMINAL)
         if wait is not False:
             values["next_at"] = wait
+            if wait is not None and wait - self.clock.now() <= self.options.hold:
+                release = False  # due again in a moment: keep the lease and wait here
         elif to is not None and to in TERMINAL:
             values["next_at"] = None
         change = Change(row.appid, row.state, to, values, owner=self.owner,
-                        release=wait is not False or (to is not None and to in TERMINAL),
-                        detail=detail)
+                        release=release, detail=detail)
         if not await self._apply(change):
             raise Lost(row.appid)
         fields = {k: v for k, v in values.items() if k in _ROW_FIELDS}
         if change.release:
             fields["lease_owner"] = None
-        return attrs.evolve(row, state=to or row.state, **fields)
+        row = attrs.evolve(row, state=to or row.state, **fields)
+        if not change.release and wait:
+            await self.clock.sleep(max(wait - self.clock.now(), 0.0))
+        return row
 
     def backoff(self, attempts: int) -> float:
         growth: float = 2.0 ** max(attempts - 1, 0)
@@ -215,12 +222,11 @@ class AppWorker:
     async def _quota(self, app: MiniProgram) -> bool:
         """Spend one submission of the shared budget (False: none left to spend)."""
         options, reserve = self.options, self.plan.quota_reserve
-        taken = await self.store.take_quota(reserve, self.clock.now(), options.quota_max_age)
+        taken = await self._take_quota(reserve, self.clock.now(), options.quota_max_age)
         if taken == "stale":
             answer = await app.query_quota()
             await self.store.set_quota(answer.rest, self.clock.now(), options.quota_max_age)
-            taken = await self.store.take_quota(reserve, self.clock.now(),
-                                                options.quota_max_age)
+            taken = await self._take_quota(reserve, self.clock.now(), options.quota_max_age)
         return taken == "ok"
 
     async def _submit(self, app: MiniProgram, row: AppRow) -> AppRow:
@@ -286,7 +292,9 @@ class AppWorker:
                                    detail=f"audit delayed ({via})" if to else None)
         shots = screenshot if isinstance(screenshot, tuple | list) else tuple(
             s for s in str(screenshot or "").split("|") if s)
-        nxt: Wait = self.clock.now() if new == S.PASSED else None
+        # A passed app goes straight on to its release (under an approval policy
+        # _passed parks it); a rejected or withdrawn one is done.
+        nxt: Wait = False if new == S.PASSED else None
         return await self.save(row, new, wait=nxt, detail=f"audit {new} ({via})",
                                reason=reason, screenshots=tuple(shots), hint=None,
                                attempts=0)

@@ -407,18 +407,29 @@ class RolloutStore:
 
     async def apply(self, rid: int, changes: Sequence[Change], now: float) -> list[bool]:
         """Apply ``changes`` in one transaction; each one's bool says if it applied."""
+        return (await self.write(rid, changes, (), now))[0]
+
+    async def write(
+        self, rid: int, changes: Sequence[Change], quota_takes: Sequence[tuple[int, float]],
+        now: float,
+    ) -> tuple[list[bool], list[Literal["ok", "empty", "stale"]]]:
+        """:meth:`apply` and :meth:`take_quota` (``(reserve, max_age)`` each) in one
+        transaction: a worker's group commit, one write lock for all of them."""
         # Rows are written in appid order, so two transactions never lock the same two
-        # rows in opposite orders.
+        # rows in opposite orders; the quota row comes last in every transaction.
         order = sorted(range(len(changes)), key=lambda i: changes[i].appid)
 
-        async def write(conn: AsyncConnection) -> list[bool]:
+        async def write(conn: AsyncConnection) -> tuple[
+                list[bool], list[Literal["ok", "empty", "stale"]]]:
             results = [False] * len(changes)
             log: list[dict[str, Any]] = []
             for i in order:
                 results[i] = await self._apply_one(conn, rid, changes[i], now, log)
             if log:
                 await conn.execute(insert(transitions), log)
-            return results
+            taken = [await self._take(conn, reserve, now, max_age, "audit")
+                     for reserve, max_age in quota_takes]
+            return results, taken
 
         return await self._transaction(write)
 
@@ -489,21 +500,29 @@ class RolloutStore:
         ``"stale"``: the budget was read longer than ``max_age`` ago (or never): read
         ``query_quota`` and :meth:`set_quota`, then take again. ``"empty"``: no more
         than ``reserve`` is left."""
+        async def take(conn: AsyncConnection) -> Literal["ok", "empty", "stale"]:
+            return await self._take(conn, reserve, now, max_age, key)
+
+        return await self._transaction(take)
+
+    @staticmethod
+    async def _take(
+        conn: AsyncConnection, reserve: int, now: float, max_age: float, key: str,
+    ) -> Literal["ok", "empty", "stale"]:
         for _ in range(10):
-            async with self._engine.begin() as conn:
-                result = await conn.execute(update(quota).where(
-                    quota.c.key == key, quota.c.read_at >= now - max_age,
-                    quota.c.rest > reserve,
-                ).values(rest=quota.c.rest - 1))
-                if result.rowcount == 1:
-                    return "ok"
-                row = (await conn.execute(select(quota.c.rest, quota.c.read_at)
-                                          .where(quota.c.key == key))).first()
+            result = await conn.execute(update(quota).where(
+                quota.c.key == key, quota.c.read_at >= now - max_age, quota.c.rest > reserve,
+            ).values(rest=quota.c.rest - 1))
+            if result.rowcount == 1:
+                return "ok"
+            row = (await conn.execute(select(quota.c.rest, quota.c.read_at)
+                                      .where(quota.c.key == key))).first()
             if row is None or row.read_at < now - max_age:
                 return "stale"
             if row.rest <= reserve:
                 return "empty"
-            # The row changed between the two statements (a refresh committed): again.
+            # A refresh committed between the two statements (each sees the latest
+            # committed rows on PostgreSQL): again.
         return "empty"
 
     async def set_quota(
