@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import os
 import sys
@@ -33,11 +31,11 @@ from ..client import WxaClient
 from ..dashboard._command import serve_command
 from ..errors import WxaError
 from ..rollout import (
-    AppRow,
     Rollout,
     RolloutOptions,
     RolloutSummary,
     load_plan,
+    report_text,
 )
 from ..tokens import StaticTokenProvider, TokenProvider
 
@@ -301,21 +299,9 @@ def rollback(
     asyncio.run(_act(name, store, "rollback", app_version=app_version))
 
 
-def report_text(rows: list[AppRow], fmt: str) -> str:
-    """Per-app rows as CSV or JSON text."""
-    data = [row.report() for row in rows]
-    if fmt == "json":
-        return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(data[0]) if data else ["appid"])
-    writer.writeheader()
-    writer.writerows(data)
-    return out.getvalue()
-
-
 async def _report(name: str, store: str, fmt: str, output: Path | None) -> None:
     async with _opened(store, name) as rollout:
-        text = report_text(await rollout.report(), fmt)
+        text = report_text(await rollout.report(), "json" if fmt == "json" else "csv")
     if output is None:
         sys.stdout.write(text)
     else:

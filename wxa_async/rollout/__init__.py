@@ -6,6 +6,7 @@ See the rollouts guide (``docs/rollouts.md``). Needs the ``rollout`` extra
 
 from ._options import Clock, RolloutOptions, SystemClock
 from ._plan import ExtJson, HealthCheck, ReleasePolicy, RolloutPlan, SubmitOptions, load_plan
+from ._report import report_text
 from ._rollout import ProgressHook, Rollout
 from ._states import TERMINAL, AppStatus, RolloutState
 from ._store import (
@@ -38,4 +39,5 @@ __all__ = [
     "TransitionRow",
     "WxaStoreError",
     "load_plan",
+    "report_text",
 ]
