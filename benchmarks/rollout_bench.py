@@ -2,6 +2,7 @@
 
     python benchmarks/rollout_bench.py                  # 10,000 apps, SQLite + PostgreSQL
     python benchmarks/rollout_bench.py --apps 2000 --no-postgresql
+    python benchmarks/rollout_bench.py --apps 2000 --no-postgresql --latency 0.05
 
 1. **SQLite against bulk**: 10,000 apps from pending to released against the emulator in
    process with instant audits, once as a rollout on SQLite, once as a bare
@@ -40,10 +41,15 @@ ITEM = {"address": "pages/index/index", "tag": "工具", "first_class": "工具"
 CONCURRENCY = 32
 
 
+LATENCY = float(os.environ.get("WXA_BENCH_LATENCY", "0"))
+
+
 def _emulator(apps: int) -> tuple[Any, dict[str, str]]:
     from wxa_async.testing import AuditPolicy, Emulator
 
     emu = Emulator(seed=1)
+    if LATENCY:  # every answer waits this long, as WeChat's do
+        emu.faults.add("latency", latency=LATENCY, times=None)
     emu.limits.audit_submissions_per_7_days = 10 ** 9  # the quota is not what is measured
     emu.audit_policy = AuditPolicy(delay=0.0, fail_rate=0.0, seed=1)  # instant audits
     emu.add_template(1, ["pages/index/index"])
@@ -195,8 +201,12 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=10_000)
     parser.add_argument("--pg", help="a PostgreSQL URL (default: start one here)")
     parser.add_argument("--no-postgresql", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds every emulator answer waits (WeChat-like: 0.05)")
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args()
+    if args.latency:
+        os.environ["WXA_BENCH_LATENCY"] = str(args.latency)  # the children read it
     if args.child:
         mode, *rest = args.child
         if mode == "serve":
@@ -212,7 +222,8 @@ def main() -> None:
         return
 
     apps = args.apps
-    print(f"rollout benchmark: {apps} apps, concurrency {CONCURRENCY}, {os.cpu_count()} cores")
+    print(f"rollout benchmark: {apps} apps, concurrency {CONCURRENCY}, {os.cpu_count()} cores, "
+          f"answer latency {args.latency * 1000:.0f} ms")
     bulk = child("bulk", str(apps))
     sqlite = child("sqlite", str(apps))
     print(f"bulk pipeline       {bulk['wall']:8.2f} s  {bulk['calls']} calls  "
