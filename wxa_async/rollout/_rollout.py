@@ -223,6 +223,9 @@ class Rollout:
             health_check=self.plan.release.resolve_health_check(),
         )
         inflight: dict[str, asyncio.Task[None]] = {}
+        # On every start, every open audit is polled at once: a result that came while
+        # no worker ran (its push lost with the worker) is not left for the next poll.
+        await self.store.wake(record.id, sorted(AUDIT_OPEN), self.clock.now())
         try:
             return await self._loop(record, worker, inflight, on_progress)
         finally:
@@ -376,6 +379,10 @@ class Rollout:
         """Revert every released app to its previous version (``revert_code_release``;
         or to ``app_version`` from the version history), revert gray releases, and
         cancel the rest as :meth:`cancel` does."""
+        if app_version is not None and not _takes_app_version():
+            raise WxaValidationError(
+                "rollback(app_version=...) needs revert_code_release(app_version), which "
+                "this wxa_async does not have yet: roll back to the previous version")
         return await self.store.set_rollout_state(
             self._record.id, RolloutState.ROLLING_BACK, self.clock.now(),
             expect=[RolloutState.ACTIVE, RolloutState.PAUSED, RolloutState.FINISHED,
@@ -397,3 +404,13 @@ class Rollout:
             await self.store.set_rollout_state(record.id, RolloutState.ACTIVE,
                                                self.clock.now(), expect=[record.state])
         return sum(done)
+
+
+def _takes_app_version() -> bool:
+    """Whether this SDK's ``revert_code_release`` takes an ``app_version``."""
+    import inspect
+
+    from .. import MiniProgram
+
+    request = MiniProgram.revert_code_release.request
+    return "app_version" in inspect.signature(request).parameters

@@ -345,6 +345,13 @@ class RolloutStore:
                 ).values(next_at=now))
         return True
 
+    async def wake(self, rid: int, states: Sequence[AppStatus], now: float) -> None:
+        """Make the apps in ``states`` due now."""
+        async with self._engine.begin() as conn:
+            await conn.execute(update(apps).where(
+                apps.c.rollout_id == rid, apps.c.state.in_([str(s) for s in states]),
+                apps.c.next_at > now).values(next_at=now))
+
     # -- the worker's side ------------------------------------------------------------
 
     async def claim(
