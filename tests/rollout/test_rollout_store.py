@@ -172,8 +172,12 @@ async def test_several_workers_share_a_rollout_and_finish_a_dead_ones_apps(
         workers.append((client, rollout))
     tasks = [asyncio.create_task(r.run()) for _, r in workers]
     try:
-        await asyncio.sleep(0.3)
-        tasks[0].cancel()  # w0 dies holding leases
+        # w0 dies holding leases, once it has started on some apps.
+        for _ in range(600):
+            if sum(1 for ws in worked.values() if "w0" in ws) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        tasks[0].cancel()
         await asyncio.gather(tasks[0], return_exceptions=True)
         results = await asyncio.wait_for(asyncio.gather(*tasks[1:]), 60)
     finally:
