@@ -47,7 +47,7 @@ async def main(store: str, base_url: str, tokens_file: str) -> None:
                        retry_deadline=2.0, timeout=5.0)
     options = RolloutOptions(worker_id="crash-worker", poll_interval=0.05, poll_jitter=0.5,
                              lease_ttl=30.0, idle_sleep=0.05, coalesce=0.0, retry_base=0.05,
-                             retry_cap=0.5, max_attempts=50, concurrency=16)
+                             retry_cap=0.5, max_attempts=50, concurrency=4)
     async with client, await Rollout.open(store, client, plan(sorted(tokens)),
                                           options=options) as rollout:
         summary = await rollout.run()

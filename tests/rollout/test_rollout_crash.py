@@ -68,9 +68,14 @@ def test_sigkill_at_any_moment_never_submits_or_releases_twice(tmp_path: Path) -
         tokens = {a: admin(base, "tokens", appid=a)["access_token"] for a in appids}
         tokens_file = tmp_path / "tokens.json"
         tokens_file.write_text(json.dumps(tokens))
-        # Lost answers and busy errors on top of the kills.
-        admin(base, "faults", rate=0.03, seed=5, after_apply_rate=0.5,
-              kinds=["drop", "busy", "http_502"])
+        # Answers lost after the service applied the call, on top of the kills (the
+        # first matching rule applies: these come before the latency for all).
+        for endpoint in ("submit_audit", "release", "commit"):
+            admin(base, "faults", kind="drop", endpoint=endpoint, after_apply=True, times=4)
+        admin(base, "faults", kind="busy", endpoint="get_audit_status", times=4)
+        # Every answer takes 50 ms (the worker works 4 apps at once): the rollout takes
+        # longer than the kill rounds, so each kill lands mid-run.
+        admin(base, "faults", kind="latency", latency=0.05, times=None)
         store = db_url(tmp_path)
         rng = random.Random(20261201)
         kills: dict[str, int] = {"random": 0, "submit_audit": 0, "release": 0}

@@ -335,7 +335,7 @@ class RolloutStore:
         condition = rollouts.c.id == rid
         if expect is not None:
             condition = and_(condition, rollouts.c.state.in_([str(s) for s in expect]))
-        async with self._engine.begin() as conn:
+        async def set_state(conn: AsyncConnection) -> bool:
             result = await conn.execute(update(rollouts).where(condition).values(**values))
             if result.rowcount != 1:
                 return False
@@ -343,14 +343,18 @@ class RolloutStore:
                 await conn.execute(update(apps).where(
                     apps.c.rollout_id == rid, apps.c.state.in_([str(s) for s in wake])
                 ).values(next_at=now))
-        return True
+            return True
+
+        return await self._transaction(set_state)
 
     async def wake(self, rid: int, states: Sequence[AppStatus], now: float) -> None:
         """Make the apps in ``states`` due now."""
-        async with self._engine.begin() as conn:
+        async def wake(conn: AsyncConnection) -> None:
             await conn.execute(update(apps).where(
                 apps.c.rollout_id == rid, apps.c.state.in_([str(s) for s in states]),
                 apps.c.next_at > now).values(next_at=now))
+
+        await self._transaction(wake)
 
     # -- the worker's side ------------------------------------------------------------
 
@@ -378,9 +382,10 @@ class RolloutStore:
                                         apps.c.appid.in_(select(chosen.c.appid)), free)
                      .values(lease_owner=owner, lease_expires=now + ttl)
                      .returning(*apps.c))
-        async with self._engine.begin() as conn:
-            rows = (await conn.execute(statement)).all()
-        return [_row(r._mapping) for r in rows]
+        async def claim(conn: AsyncConnection) -> list[AppRow]:
+            return [_row(r._mapping) for r in (await conn.execute(statement)).all()]
+
+        return await self._transaction(claim)
 
     async def renew(self, rid: int, owner: str, appids: Sequence[str], expires: float) -> None:
         """Extend this worker's leases (those it still holds)."""
@@ -402,8 +407,10 @@ class RolloutStore:
         or a busy lock (the transaction was rolled back: nothing of it was applied)."""
         for attempt in range(5):
             try:
-                async with self._engine.begin() as conn:
-                    return await body(conn)
+                # Shielded: a caller cancelled mid-transaction (a worker stopped) leaves
+                # the transaction to commit or roll back, never a connection holding
+                # SQLite's write lock.
+                return await asyncio.shield(self._once(body))
             except DBAPIError as exc:
                 text_ = str(exc.orig).lower()
                 if attempt == 4 or not ("deadlock" in text_ or "locked" in text_
@@ -411,6 +418,10 @@ class RolloutStore:
                     raise
                 await asyncio.sleep(0.01 * 2 ** attempt)
         raise AssertionError("unreachable")
+
+    async def _once(self, body: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self._engine.begin() as conn:
+            return await body(conn)
 
     async def apply(self, rid: int, changes: Sequence[Change], now: float) -> list[bool]:
         """Apply ``changes`` in one transaction; each one's bool says if it applied."""
