@@ -2,7 +2,7 @@
 
 Everything a real rollout meets happens, in virtual time: audits that take days, some
 rejected; faults on the calls (some answers lost after the service applied them);
-an audit quota smaller than the fleet, so some apps wait a week for it; audit results
+an audit quota smaller than the fleet, so some apps wait for the next month's; audit results
 arriving as encrypted pushes, some lost so polling must find them; the worker killed
 mid-run (its task cut off with leases and intents outstanding) and started again; and
 a staged release (10 %, 50 %, then everyone, a day apart). It ends with the summary,
@@ -163,7 +163,7 @@ async def run_demo(
     emu = emulator or Emulator(seed=seed)
     emu.audit_policy = AuditPolicy(delay=2 * DAY, fail_rate=0.08, seed=seed)
     # The platform's audit quota is smaller than the fleet: a quarter waits for it.
-    emu.limits.audit_submissions_per_7_days = max(1, apps * 3 // 4)
+    emu.limits.audit_submissions_per_month = max(1, apps * 3 // 4)
     emu.add_template(TEMPLATE_ID, pages=PAGES)
     appids = [f"wxdemo{i:010d}" for i in range(apps)]
     tokens: dict[str, str] = {}
