@@ -62,7 +62,7 @@ Invoke = Callable[..., tuple[int, str, str]]
 def test_command_help_shows_the_defaults(invoke: Invoke) -> None:
     code, out, _ = invoke("demo", "--help")
     assert code == 0
-    assert "[default: 200]" in out and "[default: fake]" in out
+    assert "[default: 200]" in out and "[default: httpx]" in out
 
 
 def test_no_command_is_a_usage_error(invoke: Invoke) -> None:
@@ -173,7 +173,7 @@ BLOCK = "import sys; sys.modules.update({m: None for m in %r}); "
     ("blocked", "args", "install"),
     [
         (["typer"], ["--version"], "pip install 'wxa_async[cli]'"),
-        (["typer"], ["demo"], "pip install 'wxa_async[cli,crypto]'"),
+        (["typer"], ["demo"], "pip install 'wxa_async[cli,crypto,emulator,rollout]'"),
         (["cryptography"], ["demo", "--apps", "1"], "pip install 'wxa_async[crypto]'"),
         (["uvicorn"], ["emulator"], "pip install 'wxa_async[emulator]'"),
     ],

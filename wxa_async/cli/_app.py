@@ -73,12 +73,15 @@ def demo(
         DemoTransport,
         typer.Option(help="fake: in process; httpx / aiohttp: over HTTP to the emulator "
                      "on loopback."),
-    ] = DemoTransport.fake,
+    ] = DemoTransport.httpx,
 ) -> None:
-    """Run a bulk release pipeline against the built-in emulator (no network, no
-    credentials)."""
+    """Roll a release out to a fleet on the built-in emulator over loopback HTTP: audits
+    over virtual days, rejections, faults, a short quota, lost pushes, a worker crash and
+    a staged release (no network, no credentials)."""
     with reporting():
-        extras = ["crypto"]  # the audit results arrive as encrypted pushes
+        # The audit results arrive as encrypted pushes; the rollout keeps its state in a
+        # SQLite store.
+        extras = ["crypto", "rollout"]
         if transport is not DemoTransport.fake:
             extras.append("emulator")
         if transport is DemoTransport.aiohttp:

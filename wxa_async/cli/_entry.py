@@ -30,7 +30,7 @@ class ExitCode(enum.IntEnum):
 
 def missing_cli_extra(args: Sequence[str]) -> str:
     # Name everything the asked-for command needs at once, not one extra per attempt.
-    extras = "cli,crypto" if args[:1] == ["demo"] else "cli"
+    extras = "cli,crypto,emulator,rollout" if args[:1] == ["demo"] else "cli"
     return (
         f"{PROG} needs the 'cli' extra (Typer): pip install 'wxa_async[{extras}]'\n"
         "(the endpoint table is also available without it: "
