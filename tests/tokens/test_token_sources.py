@@ -1,6 +1,6 @@
 """Where ComponentTokenProvider finds its long-lived secrets, and how it fails.
 
-Issue 4's contract: ``verify_ticket`` and ``refresh_tokens`` may each be a value, an
+The contract: ``verify_ticket`` and ``refresh_tokens`` may each be a value, an
 async callable or a store. Failures of the store or of the service reach callers as a
 ``WxaError`` that carries no secret, not even through the exception chain.
 """
