@@ -128,7 +128,7 @@ def test_registering_the_command_loads_no_web_stack() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, wxa_async.dashboard._command; "
+    code = ("import sys, wxa_async.cli._serve; "
             "print(sorted(m for m in ('starlette', 'jinja2', 'uvicorn', 'sqlalchemy') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

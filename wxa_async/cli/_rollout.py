@@ -28,7 +28,6 @@ from typing import Annotated, Any
 import typer
 
 from ..client import WxaClient
-from ..dashboard._command import serve_command
 from ..errors import WxaError
 from ..rollout import (
     Rollout,
@@ -38,6 +37,7 @@ from ..rollout import (
     report_text,
 )
 from ..tokens import StaticTokenProvider, TokenProvider
+from ._serve import serve_command
 
 __all__ = ["app"]
 

@@ -13,11 +13,19 @@ from ._auth import authorized, is_loopback, needs_token
 
 if TYPE_CHECKING:
     from ._app import Dashboard, create_app
-    from ._serve import serve
+    from ._serve import describe, serve
 
-__all__ = ["Dashboard", "authorized", "create_app", "is_loopback", "needs_token", "serve"]
+__all__ = [
+    "Dashboard",
+    "authorized",
+    "create_app",
+    "describe",
+    "is_loopback",
+    "needs_token",
+    "serve",
+]
 
-_LAZY = {"Dashboard": "._app", "create_app": "._app", "serve": "._serve"}
+_LAZY = {"Dashboard": "._app", "create_app": "._app", "describe": "._serve", "serve": "._serve"}
 
 
 def __getattr__(name: str) -> Any:

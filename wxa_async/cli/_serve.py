@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from ..cli import ExitCode
+from ..dashboard import needs_token
 from ..errors import WxaError, WxaValidationError
-from ._auth import needs_token
+from ._entry import ExitCode
 
 __all__ = ["serve_command"]
 
@@ -30,7 +30,7 @@ def serve_command(
 ) -> None:
     """Serve a read-only web dashboard of the store's rollouts."""
     try:
-        from ._serve import describe, serve
+        from ..dashboard import describe, serve
     except ImportError as exc:
         typer.echo(f"error: the dashboard needs the 'dashboard' extra ({exc.name} is not "
                    "installed): pip install 'wxa_async[dashboard]'", err=True)
