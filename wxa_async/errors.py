@@ -20,6 +20,7 @@ __all__ = [
     "WxaResponseTooLargeError",
     "WxaSignatureError",
     "WxaStalePushError",
+    "WxaStoreError",
     "WxaSystemBusyError",
     "WxaTimeoutError",
     "WxaTokenError",
@@ -91,6 +92,11 @@ class WxaBodyTooLargeError(WxaXmlError):
 class WxaStalePushError(WxaSignatureError):
     """The push's timestamp is further from now than the callback's replay window:
     a replayed or badly delayed push, refused before it is decrypted."""
+
+
+class WxaStoreError(WxaError):
+    """The store cannot be used: bad URL, missing driver, or a schema of another version."""
+
 
 
 class WxaTransportError(WxaError):

@@ -18,7 +18,7 @@ from wxa_async.rollout import (
     RolloutStore,
     WxaStoreError,
 )
-from wxa_async.rollout._store import Change
+from wxa_async.rollout._rows import Change
 from wxa_async.testing import FakeTransport
 
 S = AppStatus

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Literal
 
-from ._store import AppRow
+from ._rows import AppRow
 
 __all__ = ["report_text"]
 

@@ -22,9 +22,10 @@ from ..errors import WxaError, WxaValidationError
 from ..push import AuditDelayEvent, AuditFailEvent, AuditSuccessEvent, UnauthorizedEvent
 from ._options import Clock, RolloutOptions, SystemClock
 from ._plan import RolloutPlan
+from ._rows import AppRow, Change, RolloutRecord, RolloutSummary
 from ._states import ACTIVE, AUDIT_OPEN, AppStatus, RolloutState
 from ._steps import AppWorker
-from ._store import AppRow, Change, RolloutRecord, RolloutStore, RolloutSummary
+from ._store import RolloutStore
 
 if TYPE_CHECKING:
     from .. import WxaClient

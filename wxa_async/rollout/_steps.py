@@ -27,8 +27,8 @@ from ..errors import (
     WxaTransportError,
 )
 from ._plan import HealthCheck, RolloutPlan
+from ._rows import AppRow, Change
 from ._states import AUDIT_OPEN, TERMINAL, AppStatus, RolloutState
-from ._store import AppRow, Change
 
 if TYPE_CHECKING:
     from .. import MiniProgram, WxaClient

@@ -18,13 +18,23 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
-import attrs
 from sqlalchemy import and_, case, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..errors import WxaError
+from ..errors import WxaStoreError
+from ._rows import (
+    AppRow,
+    Change,
+    Page,
+    RolloutRecord,
+    RolloutSummary,
+    TransitionRow,
+    app_row,
+    record_of,
+    summary_of,
+)
 from ._schema import SCHEMA_VERSION, apps, meta, metadata, quota, rollouts, transitions
 from ._states import TERMINAL, TRANSITIONS, AppStatus, RolloutState
 
@@ -39,124 +49,7 @@ __all__ = [
     "WxaStoreError",
 ]
 
-_TERMINAL = sorted(str(s) for s in TERMINAL)
 T = TypeVar("T")
-
-
-class WxaStoreError(WxaError):
-    """The store cannot be used: bad URL, missing driver, or a schema of another version."""
-
-
-@attrs.frozen
-class RolloutRecord:
-    """One rollout's own row."""
-
-    id: int
-    name: str
-    plan: dict[str, Any]
-    state: RolloutState
-    approved: bool
-    rollback_version: int | None
-    created_at: float
-    updated_at: float
-
-
-@attrs.frozen
-class AppRow:
-    """One app's row in a rollout (every column; ``intent_ref`` parsed)."""
-
-    appid: str
-    state: AppStatus
-    ext_json: str = attrs.field(repr=False)
-    auditid: int | None
-    submitted_at: float | None
-    gray_percentage: int
-    errcode: int | None
-    errmsg: str | None
-    retryable: bool | None
-    reason: str | None
-    screenshots: tuple[str, ...]
-    intent: str | None
-    intent_ref: dict[str, Any] | None
-    intent_at: float | None
-    attempts: int
-    submits: int
-    releases: int
-    lease_owner: str | None
-    lease_expires: float | None
-    next_at: float | None
-    hint: str | None
-    updated_at: float
-
-    def report(self) -> dict[str, Any]:
-        """The row as a report line (what ``rollout report`` writes)."""
-        return {
-            "appid": self.appid, "state": str(self.state), "auditid": self.auditid,
-            "gray_percentage": self.gray_percentage, "errcode": self.errcode,
-            "errmsg": self.errmsg, "retryable": self.retryable, "reason": self.reason,
-            "screenshots": "|".join(self.screenshots), "submits": self.submits,
-            "releases": self.releases, "updated_at": self.updated_at,
-        }
-
-
-@attrs.frozen
-class TransitionRow:
-    """One entry of the transition log (``from_state`` None: the app was added)."""
-
-    id: int
-    appid: str
-    at: float
-    from_state: str | None
-    to_state: str
-    detail: str | None
-
-
-@attrs.frozen
-class RolloutSummary:
-    """A rollout with its counts of apps by state."""
-
-    name: str
-    state: RolloutState
-    total: int
-    counts: dict[str, int]
-    created_at: float
-    updated_at: float
-    user_version: str
-
-    @property
-    def done(self) -> int:
-        """Apps in a terminal state."""
-        return sum(n for s, n in self.counts.items() if s in _TERMINAL)
-
-    @property
-    def finished(self) -> bool:
-        return self.done == self.total
-
-
-@attrs.frozen
-class Page:
-    """One page of app rows and how many rows match in all."""
-
-    rows: tuple[AppRow, ...]
-    total: int
-
-
-@attrs.frozen
-class Change:
-    """One app's compare-and-set write.
-
-    Applied only if the app is in state ``expect`` (and leased by ``owner`` when
-    given); then its state becomes ``to`` (unchanged when None), the columns in
-    ``values`` are set, and, when ``release`` is true, the lease is dropped. A change of
-    state is logged with ``detail``."""
-
-    appid: str
-    expect: AppStatus
-    to: AppStatus | None = None
-    values: Mapping[str, Any] = attrs.field(factory=dict)
-    owner: str | None = None
-    release: bool = False
-    detail: str | None = None
 
 
 def _async_url(url: str) -> str:
@@ -170,32 +63,6 @@ def _async_url(url: str) -> str:
     if "+" in parsed.drivername:
         return url
     return parsed.set(drivername=drivers[backend]).render_as_string(hide_password=False)
-
-
-def _row(mapping: Any) -> AppRow:
-    ref = mapping["intent_ref"]
-    shots = mapping["screenshots"]
-    return AppRow(
-        appid=mapping["appid"], state=AppStatus(mapping["state"]), ext_json=mapping["ext_json"],
-        auditid=mapping["auditid"], submitted_at=mapping["submitted_at"],
-        gray_percentage=mapping["gray_percentage"] or 0, errcode=mapping["errcode"],
-        errmsg=mapping["errmsg"], retryable=mapping["retryable"], reason=mapping["reason"],
-        screenshots=tuple(s for s in (shots or "").split("|") if s),
-        intent=mapping["intent"], intent_ref=json.loads(ref) if ref else None,
-        intent_at=mapping["intent_at"], attempts=mapping["attempts"] or 0,
-        submits=mapping["submits"] or 0, releases=mapping["releases"] or 0,
-        lease_owner=mapping["lease_owner"], lease_expires=mapping["lease_expires"],
-        next_at=mapping["next_at"], hint=mapping["hint"], updated_at=mapping["updated_at"],
-    )
-
-
-def _record(mapping: Any) -> RolloutRecord:
-    return RolloutRecord(
-        id=mapping["id"], name=mapping["name"], plan=json.loads(mapping["plan"]),
-        state=RolloutState(mapping["state"]), approved=bool(mapping["approved"]),
-        rollback_version=mapping["rollback_version"], created_at=mapping["created_at"],
-        updated_at=mapping["updated_at"],
-    )
 
 
 class RolloutStore:
@@ -318,7 +185,7 @@ class RolloutStore:
     async def get_rollout(self, name: str) -> RolloutRecord | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(rollouts).where(rollouts.c.name == name))).first()
-        return None if row is None else _record(row._mapping)
+        return None if row is None else record_of(row._mapping)
 
     async def set_rollout_state(
         self, rid: int, state: RolloutState, now: float, *,
@@ -383,7 +250,7 @@ class RolloutStore:
                      .values(lease_owner=owner, lease_expires=now + ttl)
                      .returning(*apps.c))
         async def claim(conn: AsyncConnection) -> list[AppRow]:
-            return [_row(r._mapping) for r in (await conn.execute(statement)).all()]
+            return [app_row(r._mapping) for r in (await conn.execute(statement)).all()]
 
         return await self._transaction(claim)
 
@@ -489,7 +356,7 @@ class RolloutStore:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(apps).where(
                 apps.c.rollout_id == rid, apps.c.appid == appid))).first()
-        return None if row is None else _row(row._mapping)
+        return None if row is None else app_row(row._mapping)
 
     async def next_due(self, rid: int) -> float | None:
         """When the next app can be claimed: its ``next_at``, or the end of the
@@ -578,7 +445,7 @@ class RolloutStore:
     async def list_rollouts(self) -> list[RolloutSummary]:
         """Every rollout, newest first, with its counts by state."""
         async with self._engine.connect() as conn:
-            records = [_record(r._mapping) for r in (await conn.execute(
+            records = [record_of(r._mapping) for r in (await conn.execute(
                 select(rollouts).order_by(rollouts.c.created_at.desc(), rollouts.c.id.desc())
             )).all()]
             grouped = (await conn.execute(
@@ -587,14 +454,14 @@ class RolloutStore:
         counts: dict[int, dict[str, int]] = {}
         for rid, state, n in grouped:
             counts.setdefault(int(rid), {})[str(state)] = int(n)
-        return [_summary(r, counts.get(r.id, {})) for r in records]
+        return [summary_of(r, counts.get(r.id, {})) for r in records]
 
     async def summary(self, name: str) -> RolloutSummary | None:
         """One rollout's counts by state (None if there is no such rollout)."""
         record = await self.get_rollout(name)
         if record is None:
             return None
-        return _summary(record, await self.counts(record.id))
+        return summary_of(record, await self.counts(record.id))
 
     async def transitions(
         self, name: str, *, appid: str | None = None, after_id: int = 0,
@@ -657,21 +524,13 @@ class RolloutStore:
             total = int((await conn.execute(
                 select(func.count()).select_from(apps).where(condition))).scalar_one())
             rows = (await conn.execute(query)).all()
-        return Page(tuple(_row(r._mapping) for r in rows), total)
+        return Page(tuple(app_row(r._mapping) for r in rows), total)
 
     async def _rid(self, name: str) -> int:
         record = await self.get_rollout(name)
         if record is None:
             raise WxaStoreError(f"no rollout named {name!r} in this store")
         return record.id
-
-
-def _summary(record: RolloutRecord, counts: dict[str, int]) -> RolloutSummary:
-    return RolloutSummary(
-        name=record.name, state=record.state, total=sum(counts.values()), counts=counts,
-        created_at=record.created_at, updated_at=record.updated_at,
-        user_version=str(record.plan.get("user_version", "")),
-    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
