@@ -468,21 +468,21 @@ class AppWorker:
             return await self.save(row, S.WITHDRAWN, detail="withdrawn (cancel)", intent=None,
                                    intent_ref=None, errcode=None, errmsg=None)
         if row.state == S.GRAY:
-            try:
-                await app.revert_gray_release()
-            except WxaError as exc:
-                return await self.trouble(row, exc, "revert_gray_release",
-                                          classify(exc, mutation=False))
+            return await self._revert_gray(app, row, S.CANCELLED, "cancelled")
         return await self.save(row, S.CANCELLED, detail="cancelled")
+
+    async def _revert_gray(self, app: MiniProgram, row: AppRow, to: S, detail: str) -> AppRow:
+        """Revert the gray release, then record the state the app ends in."""
+        try:
+            await app.revert_gray_release()
+        except WxaError as exc:
+            return await self.trouble(row, exc, "revert_gray_release",
+                                      classify(exc, mutation=False))
+        return await self.save(row, to, detail=detail)
 
     async def _rollback(self, app: MiniProgram, row: AppRow) -> AppRow:
         if row.state == S.GRAY:
-            try:
-                await app.revert_gray_release()
-            except WxaError as exc:
-                return await self.trouble(row, exc, "revert_gray_release",
-                                          classify(exc, mutation=False))
-            return await self.save(row, S.ROLLED_BACK, detail="gray release reverted")
+            return await self._revert_gray(app, row, S.ROLLED_BACK, "gray release reverted")
         if row.state != S.RELEASED:
             if row.state in TERMINAL:
                 return await self.save(row, wait=None)
