@@ -8,6 +8,7 @@ handle's ``auth``, checked when the class is made.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._wire import AuthorizerCredential, ComponentCredential
@@ -52,8 +53,11 @@ class Handle:
         self.client = client
         self._credential = credential
 
-    async def _call(self, endpoint: EndpointSpec, request: WxaRequest, sink: Sink | None) -> Any:
-        return await self.client._execute(self._credential, endpoint, request, sink, self._who)
+    def _call(
+        self, endpoint: EndpointSpec, request: WxaRequest, sink: Sink | None
+    ) -> Coroutine[Any, Any, Any]:
+        # Hands on the client's coroutine (awaited by the bound call): no frame of its own.
+        return self.client._execute(self._credential, endpoint, request, sink, self._who)
 
     @property
     def _who(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import telemetry
@@ -31,7 +31,7 @@ from .errors import (
     WxaValidationError,
     raise_for_errcode,
 )
-from .transports._base import HttpRequest, HttpResponse, Timeout, Transport
+from .transports._base import HttpRequest, HttpResponse, Timeout, Transport, declared_length
 from .transports._multipart import MultipartBody
 
 if TYPE_CHECKING:
@@ -63,11 +63,13 @@ class Credential(Protocol):
     """Where a call's token comes from, and how a rejected one is dropped
     (compare-and-clear, as :class:`~wxa_async.TokenProvider` does)."""
 
-    async def get(self) -> str: ...
+    def get(self) -> Awaitable[str]: ...
 
     async def invalidate(self, token: str) -> None: ...
 
 
+# The credentials hand on the provider's awaitable rather than awaiting it in a
+# coroutine of their own: one frame less on every call.
 class AuthorizerCredential:
     """The authorizer access token of ``appid`` from a token provider."""
 
@@ -77,8 +79,8 @@ class AuthorizerCredential:
         self.provider = provider
         self.appid = appid
 
-    async def get(self) -> str:
-        return await self.provider.get_token(self.appid)
+    def get(self) -> Awaitable[str]:
+        return self.provider.get_token(self.appid)
 
     async def invalidate(self, token: str) -> None:
         await self.provider.invalidate(self.appid, token)
@@ -92,8 +94,8 @@ class ComponentCredential:
     def __init__(self, provider: TokenProvider) -> None:
         self.provider = provider
 
-    async def get(self) -> str:
-        return await self.provider.get_component_token()
+    def get(self) -> Awaitable[str]:
+        return self.provider.get_component_token()
 
     async def invalidate(self, token: str) -> None:
         await self.provider.invalidate_component_token(token)
@@ -160,16 +162,24 @@ class Wire:
         self.urls: dict[str, str] = {}
         self.retry_counts: collections.Counter[str] = collections.Counter()
 
-    async def call(
+    def call(
         self, options: CallOptions, endpoint: EndpointSpec, params: dict[str, str],
         content: Body, credential: Credential | None, sink: Sink | None,
         who: str = "",
-    ) -> Any:
-        """One endpoint call: the response model, or for a binary endpoint the number
-        of bytes written to ``sink``. ``who`` (an appid) labels logs, spans and metrics."""
+    ) -> Coroutine[Any, Any, Any]:
+        """One endpoint call, to await: the response model, or for a binary endpoint
+        the number of bytes written to ``sink``. ``who`` (an appid) labels logs, spans
+        and metrics."""
         observed = telemetry.probe(endpoint.name, who)
-        if observed is None:
-            return await self._call(options, endpoint, params, content, credential, sink, None)
+        if observed is None:  # the common case: no coroutine frame of its own
+            return self._call(options, endpoint, params, content, credential, sink, None)
+        return self._observed(observed, options, endpoint, params, content, credential, sink)
+
+    async def _observed(
+        self, observed: telemetry.CallProbe, options: CallOptions, endpoint: EndpointSpec,
+        params: dict[str, str], content: Body, credential: Credential | None,
+        sink: Sink | None,
+    ) -> Any:
         with observed:
             return await self._call(options, endpoint, params, content, credential, sink,
                                     observed)
@@ -283,6 +293,10 @@ def _refuse_constant(name: str) -> Any:
     raise _Constant(name)
 
 
+# One decoder for every answer: json.loads with any keyword builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def parse(endpoint: EndpointSpec, body: bytes) -> Any:
     """The JSON of an answer, with a non-zero errcode raised as its error."""
     problem = ""
@@ -290,7 +304,7 @@ def parse(endpoint: EndpointSpec, body: bytes) -> Any:
     try:
         # Decoding first spares json.loads its encoding detection; the service
         # answers UTF-8.
-        payload = json.loads(body.decode(), parse_constant=_refuse_constant)
+        payload = _DECODER.decode(body.decode())
     except _Constant as exc:
         problem = f"answer holds {exc}"
     except RecursionError:
@@ -326,9 +340,16 @@ async def _read_capped(
 
 async def _read_json(endpoint: EndpointSpec, response: HttpResponse, options: CallOptions) -> Any:
     _check_status(endpoint, response)
-    body = await _read_capped(
-        endpoint, aiter(response.iter_bytes()), b"", "max_json_bytes", options.max_json_bytes
-    )
+    max_bytes = options.max_json_bytes
+    length = declared_length(response.headers)
+    if length is None:  # chunked, compressed or unlabelled: counted as it arrives
+        body = await _read_capped(
+            endpoint, aiter(response.iter_bytes()), b"", "max_json_bytes", max_bytes
+        )
+    elif max_bytes is not None and length > max_bytes:
+        raise _too_large(endpoint, "max_json_bytes", max_bytes)  # refused before reading
+    else:
+        body = await response.read()  # framed by its length: bounded, and one read
     payload = parse(endpoint, body)
     return decode_response(
         payload, endpoint.response, endpoint.name, may_hold_nulls=b"null" in body

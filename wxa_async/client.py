@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -276,15 +276,16 @@ class WxaClient:
 
     # -- the one call path ------------------------------------------------------------
 
-    async def _execute(
+    def _execute(
         self, credential: Credential, endpoint: EndpointSpec, request: WxaRequest,
         sink: Sink | None, who: str = "",
-    ) -> Any:
-        """Run one endpoint call of a handle (see :meth:`Wire.call`)."""
+    ) -> Coroutine[Any, Any, Any]:
+        """One endpoint call of a handle, to await (see :meth:`Wire.call`). Called from
+        the bound call's coroutine, so its errors still arrive on ``await``."""
         if self._shared.closed:
             raise WxaError("the client is closed")
         params, content = endpoint.encode(request)
-        return await self._wire.call(
+        return self._wire.call(
             self._options, endpoint, params, content, credential, sink, who
         )
 

@@ -59,5 +59,8 @@ async def test_the_soak_detects_reads_that_give_up() -> None:
                             max_retries=0, latency=0.01, tokens="issued")
     assert report.read_failures
     assert report.checks["every_read_succeeded"] is False
-    # Issued tokens refresh too: the expiry mid-run is still survived.
-    assert report.retries["token"] >= 100
+    # Issued tokens refresh too: the expiry mid-run is still survived. Not every app
+    # need see its 40001: with no retries, a fault can take an app's only call after
+    # the expiry. But no read may fail on the expired token itself.
+    assert report.retries["token"] >= 80
+    assert not {"errcode 40001", "errcode 42001"} & set(report.read_failures), report.read_failures

@@ -13,7 +13,7 @@ import aiohttp
 import yarl
 
 from ..errors import WxaTimeoutError, WxaTransportError
-from ._base import HttpRequest, Timeout, decoded_chunks
+from ._base import HttpRequest, Timeout, decoded_chunks, identity
 
 __all__ = ["AiohttpTransport"]
 
@@ -59,7 +59,14 @@ class _AiohttpResponse:
         return self._response.headers  # case-insensitive (CIMultiDictProxy)
 
     async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self.iter_bytes()])
+        response = self._response
+        if not identity(response.headers.get("Content-Encoding", "")):
+            return b"".join([chunk async for chunk in self.iter_bytes()])
+        try:
+            return await response.read()  # framed by the answer's length, nothing inflated
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = _translate(exc, self._host)
+        raise error
 
     async def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         # Requests go out with auto_decompress=False: the body is inflated here, a

@@ -22,7 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 __all__ = [
-    "BytesResponse", "HttpRequest", "HttpResponse", "Timeout", "Transport", "decoded_chunks",
+    "BytesResponse", "HttpRequest", "HttpResponse", "Timeout", "Transport", "declared_length",
+    "decoded_chunks", "identity",
 ]
 
 
@@ -72,6 +73,22 @@ def _limit(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
             f"timeout {attribute.name}: must be a positive number of seconds, or None "
             f"for no limit; got {value!r}"
         )
+
+
+def identity(encoding: str) -> bool:
+    """Is a ``Content-Encoding`` value the identity (no compression)?"""
+    return not encoding or encoding.strip().lower() == "identity"
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """The body's length as the headers declare it, when it is not compressed (then
+    it is the length of what the caller will read); else None."""
+    length = headers.get("content-length")
+    if length is None or not length.isdigit() or not identity(
+        headers.get("content-encoding", "")
+    ):
+        return None
+    return int(length)
 
 
 def decoded_chunks(
@@ -184,7 +201,12 @@ class HttpResponse(Protocol):
         """Case-insensitive, or with lower-case keys."""
         ...
 
-    async def read(self) -> bytes: ...
+    async def read(self) -> bytes:
+        """The whole body, decoded. The client reads a JSON answer this way only when
+        its ``Content-Length`` is declared, within the size limit, and it is not
+        compressed; then the body must be framed by that length (HTTP's own rule), so
+        no more than it can arrive."""
+        ...
 
     def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         """The body, decoded (decompressed), in chunks of at most ``chunk_size`` bytes,

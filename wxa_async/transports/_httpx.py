@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from ..errors import WxaTimeoutError, WxaTransportError
-from ._base import HttpRequest, Timeout, decoded_chunks
+from ._base import HttpRequest, Timeout, decoded_chunks, identity
 
 __all__ = ["HttpxTransport"]
 
@@ -219,7 +219,14 @@ class _HttpxResponse:
         return self._response.headers
 
     async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self.iter_bytes()])
+        response = self._response
+        if not identity(response.headers.get("content-encoding", "")):
+            return b"".join([chunk async for chunk in self.iter_bytes()])
+        try:
+            return await response.aread()  # framed by the answer's length, nothing inflated
+        except httpx.HTTPError as exc:
+            error = _translate(exc, self._host, sent=True)
+        raise error
 
     async def iter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         # The raw bytes as they arrive, inflated here a bounded chunk at a time: httpx's
