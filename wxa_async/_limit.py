@@ -42,6 +42,7 @@ _OVERLOAD_STATUSES = frozenset({429, 503})
 _FLOOR_MEMORY = 10.0  # seconds a floor is remembered: one to two of these
 _ACCEPTED_SPAN = 4  # floors of good answers the accepted rate is counted over
 _SMOOTHING = 0.25  # weight of a new window median in the smoothed one
+_BUSY_LOOP = 0.1  # a handed-over slot waiting this share of the floor: the CPU is full
 
 
 def _at_least_one(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -79,6 +80,12 @@ class AdaptiveLimit:
             raise WxaValidationError("backoff must be between 0 and 1")
         if self.tolerance <= 1.0:
             raise WxaValidationError("tolerance must be > 1")
+
+    @classmethod
+    def for_pool(cls, connections: int) -> AdaptiveLimit:
+        """The network transports' default: up to ``connections`` in flight, starting
+        at 32 (or fewer, for a smaller pool) and never below 8."""
+        return cls(min=min(8, connections), max=connections, initial=min(32, connections))
 
     @property
     def start(self) -> int:
@@ -143,7 +150,7 @@ class AdaptiveGate:
         self.max = config.max
         self._limit = float(config.start)
         self._in_flight = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: collections.deque[asyncio.Future[float]] = collections.deque()
         self._slow_start = True
         self._epoch = 0  # cuts so far; samples from an older epoch are stale
         self._floor_now = math.inf  # the lowest window median since _floor_since
@@ -154,6 +161,7 @@ class AdaptiveGate:
         self._latencies: list[float] = []  # this window's
         self._smooth: float | None = None  # window medians, smoothed
         self._saturated = False
+        self._lag = 0.0  # the longest a handed-over slot waited for the loop, this window
         #: Cuts by cause (``overload`` answers, ``latency`` climbing) and growths.
         self.events: collections.Counter[str] = collections.Counter()
 
@@ -193,16 +201,22 @@ class AdaptiveGate:
                 self._saturated = True
             return
         self._saturated = True
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[float] = loop.create_future()
         self._waiters.append(waiter)
         try:
-            await waiter
+            handed = await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # a slot was handed over as we were cancelled: pass it on
             else:
                 self._waiters.remove(waiter)
             raise
+        # How long the slot, once free, waited for this task to run: the event loop's
+        # own queue, which grows once this process's CPU is the bottleneck.
+        lag = loop.time() - handed
+        if lag > self._lag:
+            self._lag = lag
 
     def _release(self) -> None:
         self._in_flight -= 1
@@ -213,7 +227,7 @@ class AdaptiveGate:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 self._in_flight += 1  # handed over: counted from now
-                waiter.set_result(None)
+                waiter.set_result(self._loop_time())
 
     # -- control -----------------------------------------------------------------------------
 
@@ -241,13 +255,21 @@ class AdaptiveGate:
         median = latencies[len(latencies) // 2]
         # The floor follows the medians smoothed: the lowest of many noisy medians
         # would sink below the typical one and read every ordinary window as slow.
-        smooth = self._smooth = median if self._smooth is None else (
+        # Not in slow start: its few windows double the limit each, and the first
+        # holds the cold start (connections, first uses), which smoothing would carry
+        # into the floor for several doublings.
+        smooth = self._smooth = median if self._smooth is None or self._slow_start else (
             self._smooth + (median - self._smooth) * _SMOOTHING)
         self._remember(smooth, now)
-        if floor is not None and median > floor * config.tolerance:
+        # While this process's CPU is what holds calls back (a freed slot waits for the
+        # event loop), the limit holds: more in flight would only wait longer for the
+        # CPU, and the latency that climbs is this process's, not the service's.
+        if floor is not None and self._lag > floor * _BUSY_LOOP:
+            self.events["cpu"] += 1
+        elif floor is not None and median > floor * config.tolerance:
             self._cut(self._limit * max(0.5, floor * config.tolerance / median), "latency")
             return
-        if self._saturated:
+        elif self._saturated:
             if self._slow_start:
                 grown = self._limit * 2
             elif self._cut_at * 0.85 <= self._limit <= self._cut_at * 1.15:
@@ -282,6 +304,7 @@ class AdaptiveGate:
 
     def _new_window(self) -> None:
         self._latencies = []
+        self._lag = 0.0
         self._saturated = self._in_flight >= int(self._limit)
 
 

@@ -103,7 +103,8 @@ def _default_concurrency(client: WxaClient) -> int:
     size = getattr(client, "max_concurrency", None)
     if isinstance(size, int) and size > 0:
         return size
-    return client.transport.default_concurrency
+    default = client.transport.default_concurrency
+    return default if isinstance(default, int) else default.max
 
 
 async def bulk(

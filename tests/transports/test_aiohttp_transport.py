@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from wxa_async import (
+    AdaptiveLimit,
     AiohttpTransport,
     StaticTokenProvider,
     Timeout,
@@ -219,7 +220,8 @@ async def test_a_given_session_is_left_open_and_sets_the_default(server: Server)
     connector = aiohttp.TCPConnector(limit=9)
     async with aiohttp.ClientSession(connector=connector) as session:
         transport = AiohttpTransport(session)
-        assert transport.default_concurrency == 9
+        # The session's pool bounds the default adaptive limit.
+        assert transport.default_concurrency == AdaptiveLimit(min=8, max=9, initial=9)
         tokens = StaticTokenProvider({APPID: TOKEN})
         async with WxaClient(tokens, f"{server.url}/ok", transport=transport) as client:
             await client.app(APPID).get_page()
@@ -231,7 +233,7 @@ async def test_a_given_session_is_left_open_and_sets_the_default(server: Server)
 
 def test_construction_needs_no_running_loop() -> None:
     transport = AiohttpTransport(max_connections=5)
-    assert transport.default_concurrency == 5
+    assert transport.default_concurrency == AdaptiveLimit(min=5, max=5, initial=5)
     assert "SECRET" not in repr(transport)
     with pytest.raises(ValueError):
         AiohttpTransport(max_connections=0)

@@ -60,6 +60,7 @@ async def test_random_cancellations_leak_nothing_and_leave_the_client_usable(kin
         port = port_of(base_url)
         transport = make_transport(kind)  # type: ignore[arg-type]
         pool = transport.default_concurrency
+        pool = pool if isinstance(pool, int) else pool.max
         client = WxaClient(StaticTokenProvider({APPID: token}), base_url, transport)
         app = client.app(APPID)
         await app.commit(template_id=1, ext_json={}, user_version="v1", user_desc="d")

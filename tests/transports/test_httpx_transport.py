@@ -26,6 +26,7 @@ from tests.support.core import (
     trickle,
 )
 from wxa_async import (
+    AdaptiveLimit,
     HttpxTransport,
     StaticTokenProvider,
     Timeout,
@@ -216,7 +217,7 @@ async def test_lanes_one_connection_each_kept_warm_and_shared_fairly(
 
     server.routes["/wxa/get_page"] = slow
     transport = HttpxTransport(max_connections=4)
-    assert transport.default_concurrency == 4
+    assert transport.default_concurrency == AdaptiveLimit(min=4, max=4, initial=4)
     tokens = StaticTokenProvider({APPID: TOKEN})
     try:
         async with WxaClient(tokens, server.url, transport, close_transport=False) as client:

@@ -12,16 +12,16 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 import yarl
 
+from .._limit import AdaptiveLimit
 from ..errors import WxaTimeoutError, WxaTransportError
 from ._base import HttpRequest, Timeout, decoded_chunks, identity
 
 __all__ = ["AiohttpTransport"]
 
-# aiohttp's connector does O(1) work per request whatever the queue length, so the gate
-# only has to keep enough calls in flight to fill the CPU and overlap WeChat's round
-# trips; 32 does both (figures in docs/performance.md). Raise max_concurrency where
-# more measurably helps.
-_DEFAULT_CONCURRENCY = 32
+# The pool bounds the client's default AdaptiveLimit, which starts at 32 in flight and
+# grows only while WeChat's round trips leave this process's CPU idle; connections are
+# opened as the limit needs them.
+_DEFAULT_CONNECTIONS = 256
 _URL_CACHE_SIZE = 256
 
 
@@ -124,7 +124,7 @@ class AiohttpTransport:
         self,
         session: aiohttp.ClientSession | None = None,
         *,
-        max_connections: int = _DEFAULT_CONCURRENCY,
+        max_connections: int = _DEFAULT_CONNECTIONS,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
@@ -133,7 +133,7 @@ class AiohttpTransport:
         self._max_connections = max_connections
         limit = session.connector.limit if session is not None and session.connector else 0
         # A limit of 0 means "unlimited" in aiohttp: fall back to our default then.
-        self.default_concurrency = limit or max_connections
+        self.default_concurrency = AdaptiveLimit.for_pool(limit or max_connections)
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         self._urls: dict[tuple[object, ...], yarl.URL] = {}
         self._closed = False
@@ -201,4 +201,4 @@ class AiohttpTransport:
             await asyncio.sleep(0)
 
     def __repr__(self) -> str:
-        return f"AiohttpTransport(default_concurrency={self.default_concurrency})"
+        return f"AiohttpTransport(max_connections={self.default_concurrency.max})"

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
+
+if TYPE_CHECKING:
+    from .._limit import AdaptiveLimit
 
 __all__ = [
     "BytesResponse", "HttpRequest", "HttpResponse", "Timeout", "Transport", "declared_length",
@@ -222,8 +225,12 @@ class HttpResponse(Protocol):
 class Transport(Protocol):
     """What :class:`~wxa_async.WxaClient` needs from an HTTP library."""
 
-    #: how many calls the client lets through at once when the caller sets no limit
-    default_concurrency: int
+    @property
+    def default_concurrency(self) -> int | AdaptiveLimit:
+        """How many calls the client lets through at once when the caller sets no
+        limit: a number, or an :class:`~wxa_async.AdaptiveLimit` (the network
+        transports' choice)."""
+        ...
 
     async def send(self, request: HttpRequest) -> HttpResponse: ...
 

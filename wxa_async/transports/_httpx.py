@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from .._limit import AdaptiveLimit
 from ..errors import WxaTimeoutError, WxaTransportError
 from ._base import HttpRequest, Timeout, decoded_chunks, identity
 
@@ -20,10 +21,9 @@ __all__ = ["HttpxTransport"]
 # httpcore's pool does work proportional to open connections x waiting requests on
 # every event, so a bigger pool gets slower per call. The transport we build spreads
 # requests over "lanes", each a pool of ONE connection, and a request takes an idle
-# lane: every pool then does constant work, whatever the number in flight. The default
-# of 32 matches aiohttp's: enough round trips in flight to keep a client busy at
-# WeChat's latency (figures in docs/performance.md).
-_DEFAULT_CONCURRENCY = 32
+# lane: every pool then does constant work, whatever the number in flight. As on
+# aiohttp, the pool bounds the client's default AdaptiveLimit (see there).
+_DEFAULT_CONNECTIONS = 256
 
 
 _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&#\s\"']+")
@@ -263,12 +263,12 @@ class HttpxTransport:
         self,
         client: httpx.AsyncClient | None = None,
         *,
-        max_connections: int = _DEFAULT_CONCURRENCY,
+        max_connections: int = _DEFAULT_CONNECTIONS,
         http2: bool = False,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
-        self.default_concurrency = max_connections
+        self.default_concurrency = AdaptiveLimit.for_pool(max_connections)
         logging.getLogger("httpx").addFilter(_REDACT_TOKENS)  # no-op when already added
         self._owns_client = client is None
         if client is None:
@@ -323,4 +323,4 @@ class HttpxTransport:
             await self._client.aclose()
 
     def __repr__(self) -> str:
-        return f"HttpxTransport(default_concurrency={self.default_concurrency})"
+        return f"HttpxTransport(max_connections={self.default_concurrency.max})"
