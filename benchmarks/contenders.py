@@ -6,7 +6,8 @@
 * ``wxa-aiohttp``, ``wxa-httpx``: wxa_async with a semaphore of ``c`` and
   ``max_concurrency=c``;
 * ``wxa-*-naive``: wxa_async with its defaults, all calls gathered at once;
-  ``-adaptive``: with ``max_concurrency=AdaptiveLimit(...)`` instead;
+  ``-adaptive``: with ``max_concurrency=AdaptiveLimit(min=4, max=512)`` instead;
+  ``-fixed32``: with a fixed limit and pool of 32, the defaults before the adaptive one;
 * ``wechatpy-threads``: wechatpy (requests) on ``c`` threads, one client per thread;
 * ``file-*``: ``get_qrcode.to_file`` against the raw clients streaming to a file;
 * ``pipeline-*``: a release pipeline against the emulator's HTTP mode;
@@ -79,7 +80,8 @@ async def _wxa(
     job: Job, transport_name: str, tokens: dict[str, str] | None = None
 ) -> AsyncIterator[Any]:
     """A WxaClient on one transport: defaults when naive, else ``c`` everywhere; an
-    adaptive limit (and a pool as large as its maximum) for ``job.adaptive``."""
+    adaptive limit (and a pool as large as its maximum) for ``job.adaptive``; a fixed
+    limit and pool of ``job.fixed`` (the defaults before the adaptive one) for that."""
     from wxa_async import (
         AdaptiveLimit,
         AiohttpTransport,
@@ -90,7 +92,9 @@ async def _wxa(
 
     kind = AiohttpTransport if transport_name == "aiohttp" else HttpxTransport
     limit: int | AdaptiveLimit | None = job.concurrency
-    pool = job.concurrency
+    pool = job.concurrency or job.fixed
+    if job.fixed:
+        limit = job.fixed
     if job.adaptive:
         limit, pool = AdaptiveLimit(min=ADAPTIVE_MIN, max=ADAPTIVE_MAX), ADAPTIVE_MAX
     transport = kind() if pool is None else kind(max_connections=pool)
@@ -130,13 +134,15 @@ async def wxa_json(job: Job, harness: Harness, transport_name: str) -> dict[str,
                 limits.append(client.concurrency)
                 await asyncio.sleep(0.1)
 
-        watcher = asyncio.create_task(watch()) if job.adaptive else None
+        # The defaults are adaptive too: their limit is sampled as well.
+        sampled = job.adaptive or (job.concurrency is None and not job.fixed)
+        watcher = asyncio.create_task(watch()) if sampled else None
         # An adaptive limit is measured from its start, not from a warmed-up limit.
         await harness.drive(call, warmup=0 if job.adaptive else None)
         if watcher is not None:
             watcher.cancel()
     out: dict[str, Any] = {"refused": refused}
-    if job.adaptive:
+    if sampled:
         out |= {"limits": limits, "final_limit": limits[-1] if limits else None}
     return out
 

@@ -45,6 +45,7 @@ class Job:
     token: str = TOKEN
     appid: str = APPID
     adaptive: bool = False  # wxa contenders: max_concurrency=AdaptiveLimit(...)
+    fixed: int | None = None  # wxa naive contenders: max_concurrency=fixed (the old default)
     server_pid: int = 0  # when set: the server's CPU time per measured call is recorded
 
 
@@ -63,13 +64,15 @@ class Measurement:
     loop: str = "asyncio"
     scenario: str = ""
     adaptive: bool = False
+    fixed: int | None = None
 
 
 def key(m: Measurement | Job) -> str:
     """``contender[+uvloop]@level[/size][/scenario]``: one row of the report."""
     gathered = m.calls if isinstance(m, Job) else m.extra.get("gathered")
     level = f"naive{gathered}" if m.concurrency is None else str(m.concurrency)
-    name = m.contender + ("-adaptive" if m.adaptive else "")
+    name = m.contender + ("-adaptive" if m.adaptive else "") + (
+        f"-fixed{m.fixed}" if m.fixed else "")
     name += "+uvloop" if m.loop == "uvloop" else ""
     size = m.size / 1e6 if isinstance(m, Job) else m.extra.get("size_mb")
     return f"{name}@{level}" + (f"/{size:g}MB" if size else "") + (
@@ -166,7 +169,7 @@ class Harness:
             peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             dnf=self.dnf,
             extra={"gathered": job.calls if job.concurrency is None else None} | self.extra,
-            loop=job.loop, scenario=job.scenario, adaptive=job.adaptive,
+            loop=job.loop, scenario=job.scenario, adaptive=job.adaptive, fixed=job.fixed,
         )
 
 
@@ -222,5 +225,5 @@ def median_of(runs: list[Measurement]) -> Measurement:
         _median_or_none([m.p99_ms for m in runs]),
         max(m.peak_rss_mb for m in runs), any(m.dnf for m in runs),
         pick.extra | {"rounds": [m.throughput for m in runs]},
-        first.loop, first.scenario, first.adaptive,
+        first.loop, first.scenario, first.adaptive, first.fixed,
     )

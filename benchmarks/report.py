@@ -58,9 +58,9 @@ def ratios(results: Results, plan: dict[str, Any]) -> list[tuple[str, float | No
             lambda t=t: ratio(_tp(r, f"wxa-{t}-naive@naive{big_n}"), _best(r, f"raw-{t}")),
             ">= 0.9")
     for t in ("aiohttp", "httpx"):
-        add(f"wxa-{t} naive gather {big_n}, AdaptiveLimit / its defaults",
-            lambda t=t: _paired(r, f"wxa-{t}-naive-adaptive@naive{big_n}",
-                                f"wxa-{t}-naive@naive{big_n}"), "(default?)")
+        add(f"wxa-{t} naive gather {big_n}, defaults / the old fixed 32",
+            lambda t=t: _paired(r, f"wxa-{t}-naive@naive{big_n}",
+                                f"wxa-{t}-naive-fixed32@naive{big_n}"), ">= 0.95")
     add(f"wxa-httpx naive gather {big_n} / raw-httpx expert c=32 (our default)",
         lambda: _paired(r, f"wxa-httpx-naive@naive{big_n}", "raw-httpx@32"), "(same c)")
     for n in sorted({small, big_n}):
@@ -92,12 +92,12 @@ def ratios(results: Results, plan: dict[str, Any]) -> list[tuple[str, float | No
         add(f"30 ms: wxa-{t} naive gather {lat_n} (defaults) / best raw fixed c",
             lambda t=t, b=best_raw: ratio(_tp(r, f"wxa-{t}-naive@naive{lat_n}/30ms"), b()),
             ">= 0.9")
-        add(f"30 ms: wxa-{t} naive gather {lat_n} (AdaptiveLimit) / best raw fixed c",
-            lambda t=t, b=best_raw: ratio(
-                _tp(r, f"wxa-{t}-naive-adaptive@naive{lat_n}/30ms"), b()), ">= 0.9")
-        add(f"30 ms: wxa-{t} naive gather {lat_n}, AdaptiveLimit / its defaults",
-            lambda t=t: _paired(r, f"wxa-{t}-naive-adaptive@naive{lat_n}/30ms",
-                                f"wxa-{t}-naive@naive{lat_n}/30ms"), "(default?)")
+        add(f"30 ms: wxa-{t} naive gather {lat_n} (defaults) / best raw-{t} fixed c",
+            lambda t=t: ratio(_tp(r, f"wxa-{t}-naive@naive{lat_n}/30ms"),
+                              _best(r, f"raw-{t}", "/30ms")), ">= 0.9")
+        add(f"30 ms: wxa-{t} naive gather {lat_n}, defaults / the old fixed 32",
+            lambda t=t: _paired(r, f"wxa-{t}-naive@naive{lat_n}/30ms",
+                                f"wxa-{t}-naive-fixed32@naive{lat_n}/30ms"), "(gain)")
     # -- uvloop
     for level in plan.get("uvloop_levels") or []:
         c, _, where = level.partition("/")

@@ -5,15 +5,22 @@ into windows of about one limit's worth (one round trip at full use). A window t
 used the whole limit and whose median latency stayed near the floor (the lowest smoothed
 window median of the last 10 to 20 seconds; medians, so a few slow answers from a busy
 machine do not read as congestion) grows the limit: doubling at first ("slow start"),
-then by one per window, and by a quarter near the limit the last cut started from
-(CUBIC's caution around the point where trouble began).
+then by one per window (by a tenth while the smoothed median stays within 1.25 times
+the floor, far from any queue), and by a quarter near the limit the last cut started
+from (CUBIC's caution around the point where trouble began).
+
+The limit holds, neither growing nor cut for latency, while this process's own CPU is
+the bottleneck: a slot handed to a waiting call that then waits for the event loop
+longer than a tenth of the floor. Latency measured from the slot does not show that
+queue (the calls wait for the loop outside it), and what does climb is this process's
+latency, which a lower limit would not cure.
 
 A call answered with errcode 45011 (minute frequency limit) or -1 (system busy), HTTP
 429 or 503, or a timeout cuts the limit at once: by ``backoff``, and further down to
 the calls the service answered well per floor latency over the last four (Little's
 law: the rate it accepts times the latency is the concurrency it takes). A window whose
-median latency passed ``tolerance`` times the floor cuts it in proportion, to
-``limit * tolerance * floor / median`` (at most by half): a service queueing calls
+median latency, smoothed over windows, passed ``tolerance`` times the floor cuts it in
+proportion, to ``limit * tolerance * floor / median`` (at most by half): a service queueing calls
 answers later in proportion to how far the load is past its knee, so the limit settles
 where latency is ``tolerance`` times the floor, and a slow spell of the machine that
 barely crosses the line costs little.
@@ -42,6 +49,7 @@ _OVERLOAD_STATUSES = frozenset({429, 503})
 _FLOOR_MEMORY = 10.0  # seconds a floor is remembered: one to two of these
 _ACCEPTED_SPAN = 4  # floors of good answers the accepted rate is counted over
 _SMOOTHING = 0.25  # weight of a new window median in the smoothed one
+_AT_FLOOR = 1.25  # smoothed medians within this factor of the floor: no queue anywhere
 _BUSY_LOOP = 0.1  # a handed-over slot waiting this share of the floor: the CPU is full
 
 
@@ -159,7 +167,8 @@ class AdaptiveGate:
         self._cut_at = 0.0  # the limit the last cut started from
         self._answered: collections.deque[float] = collections.deque()  # good answers' times
         self._latencies: list[float] = []  # this window's
-        self._smooth: float | None = None  # window medians, smoothed
+        self._smooth: float | None = None  # window medians, smoothed (for the floor)
+        self._recent: float | None = None  # window medians, smoothed (against it)
         self._saturated = False
         self._lag = 0.0  # the longest a handed-over slot waited for the loop, this window
         #: Cuts by cause (``overload`` answers, ``latency`` climbing) and growths.
@@ -261,19 +270,25 @@ class AdaptiveGate:
         smooth = self._smooth = median if self._smooth is None or self._slow_start else (
             self._smooth + (median - self._smooth) * _SMOOTHING)
         self._remember(smooth, now)
+        # Judged on the medians smoothed, always: one slow window is more often this
+        # process pausing (a burst of new calls, a collection) than the service.
+        recent = self._recent = median if self._recent is None else (
+            self._recent + (median - self._recent) * _SMOOTHING)
         # While this process's CPU is what holds calls back (a freed slot waits for the
         # event loop), the limit holds: more in flight would only wait longer for the
         # CPU, and the latency that climbs is this process's, not the service's.
-        if floor is not None and self._lag > floor * _BUSY_LOOP:
+        if self._lag > (floor or smooth) * _BUSY_LOOP:  # (the first window has no floor)
             self.events["cpu"] += 1
-        elif floor is not None and median > floor * config.tolerance:
-            self._cut(self._limit * max(0.5, floor * config.tolerance / median), "latency")
+        elif floor is not None and recent > floor * config.tolerance:
+            self._cut(self._limit * max(0.5, floor * config.tolerance / recent), "latency")
             return
         elif self._saturated:
             if self._slow_start:
                 grown = self._limit * 2
             elif self._cut_at * 0.85 <= self._limit <= self._cut_at * 1.15:
                 grown = self._limit + 0.25
+            elif floor is not None and recent <= floor * _AT_FLOOR:
+                grown = self._limit * 1.1 + 1  # nowhere near a queue: regrow quickly
             else:
                 grown = self._limit + 1
             if grown > config.max:

@@ -70,9 +70,11 @@ class WxaClient:
         only when the request certainly never left (connection refused).
     max_concurrency:
         How many calls are in flight at once; more wait in the client, not in the HTTP
-        library's pool. ``None`` takes the transport's ``default_concurrency``; an
-        :class:`AdaptiveLimit` moves the limit with the service's latency and its
-        45011 / -1 answers, within its bounds.
+        library's pool. An :class:`AdaptiveLimit` moves the limit with the service's
+        latency and its 45011 / -1 answers, within its bounds. ``None`` takes the
+        transport's ``default_concurrency``: for :class:`AiohttpTransport` and
+        :class:`HttpxTransport`, ``AdaptiveLimit.for_pool(max_connections)`` (32 in
+        flight at first, 8 to 256 with the default pool).
     retry_deadline:
         No retry starts later than this many seconds after the call's first attempt
         left the concurrency gate (time spent waiting at the gate does not count).
