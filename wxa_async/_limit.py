@@ -169,8 +169,10 @@ class AdaptiveGate:
         self._latencies: list[float] = []  # this window's
         self._smooth: float | None = None  # window medians, smoothed (for the floor)
         self._recent: float | None = None  # window medians, smoothed (against it)
+        self._warm = False  # past the first window
         self._saturated = False
         self._lag = 0.0  # the longest a handed-over slot waited for the loop, this window
+        self._resumed = 0  # ... and how many such waits it measured
         #: Cuts by cause (``overload`` answers, ``latency`` climbing) and growths.
         self.events: collections.Counter[str] = collections.Counter()
 
@@ -224,6 +226,7 @@ class AdaptiveGate:
         # How long the slot, once free, waited for this task to run: the event loop's
         # own queue, which grows once this process's CPU is the bottleneck.
         lag = loop.time() - handed
+        self._resumed += 1
         if lag > self._lag:
             self._lag = lag
 
@@ -270,24 +273,34 @@ class AdaptiveGate:
         smooth = self._smooth = median if self._smooth is None or self._slow_start else (
             self._smooth + (median - self._smooth) * _SMOOTHING)
         self._remember(smooth, now)
-        # Judged on the medians smoothed, always: one slow window is more often this
-        # process pausing (a burst of new calls, a collection) than the service.
-        recent = self._recent = median if self._recent is None else (
+        if not self._warm:
+            # The first window holds the cold start (connections, first uses, a burst
+            # of new calls): it seeds the floor and judges nothing.
+            self._warm = True
+            self._new_window()
+            return
+        floor = min(self._floor_now, self._floor_before)  # with this window's median
+        # Judged on the medians smoothed: one slow window is more often this process
+        # pausing (a collection, a burst of new calls) than the service queueing.
+        recent = median if self._recent is None else (
             self._recent + (median - self._recent) * _SMOOTHING)
+        self._recent = recent
         # While this process's CPU is what holds calls back (a freed slot waits for the
         # event loop), the limit holds: more in flight would only wait longer for the
         # CPU, and the latency that climbs is this process's, not the service's.
-        if self._lag > (floor or smooth) * _BUSY_LOOP:  # (the first window has no floor)
+        if self._lag > floor * _BUSY_LOOP:
             self.events["cpu"] += 1
-        elif floor is not None and recent > floor * config.tolerance:
+        elif recent > floor * config.tolerance:
             self._cut(self._limit * max(0.5, floor * config.tolerance / recent), "latency")
             return
-        elif self._saturated:
+        elif self._saturated and self._resumed:
+            # (Only once calls queued at the gate, and the loop's pace was measured on
+            # them: without, a higher limit would admit no one, and is unjudged.)
             if self._slow_start:
                 grown = self._limit * 2
             elif self._cut_at * 0.85 <= self._limit <= self._cut_at * 1.15:
                 grown = self._limit + 0.25
-            elif floor is not None and recent <= floor * _AT_FLOOR:
+            elif recent <= floor * _AT_FLOOR:
                 grown = self._limit * 1.1 + 1  # nowhere near a queue: regrow quickly
             else:
                 grown = self._limit + 1
@@ -320,6 +333,7 @@ class AdaptiveGate:
     def _new_window(self) -> None:
         self._latencies = []
         self._lag = 0.0
+        self._resumed = 0
         self._saturated = self._in_flight >= int(self._limit)
 
 
