@@ -154,10 +154,13 @@ class AiohttpTransport:
 
     def _timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
         # Built once per distinct Timeout, not per call. The total is the client's job.
+        # The connect limit is armed only when a connection is opened (sock_connect),
+        # not on every request's pool checkout (connect): the client's gate keeps
+        # requests within the pool, and its own deadline bounds any wait there.
         cached = self._timeouts.get(timeout)
         if cached is None:
             cached = self._timeouts[timeout] = aiohttp.ClientTimeout(
-                total=None, connect=timeout.connect, sock_connect=timeout.connect,
+                total=None, connect=None, sock_connect=timeout.connect,
                 sock_read=timeout.read,
             )
         return cached
