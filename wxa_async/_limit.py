@@ -267,9 +267,8 @@ class AdaptiveGate:
         median = latencies[len(latencies) // 2]
         # The floor follows the medians smoothed: the lowest of many noisy medians
         # would sink below the typical one and read every ordinary window as slow.
-        # Not in slow start: its few windows double the limit each, and the first
-        # holds the cold start (connections, first uses), which smoothing would carry
-        # into the floor for several doublings.
+        # Not in slow start: its few windows double the limit each, and a smoothed
+        # floor would lag the falling medians of the warm-up through several of them.
         smooth = self._smooth = median if self._smooth is None or self._slow_start else (
             self._smooth + (median - self._smooth) * _SMOOTHING)
         self._remember(smooth, now)
