@@ -167,13 +167,12 @@ class AdaptiveGate:
         self._cut_at = 0.0  # the limit the last cut started from
         self._answered: collections.deque[float] = collections.deque()  # good answers' times
         self._latencies: list[float] = []  # this window's
-        self._smooth: float | None = None  # window medians, smoothed (for the floor)
-        self._recent: float | None = None  # window medians, smoothed (against it)
-        self._warm = False  # past the first window
+        self._recent: float | None = None  # window medians, smoothed
         self._saturated = False
         self._lag = 0.0  # the longest a handed-over slot waited for the loop, this window
         self._resumed = 0  # ... and how many such waits it measured
-        #: Cuts by cause (``overload`` answers, ``latency`` climbing) and growths.
+        #: Cuts by cause (``overload`` answers, ``latency`` climbing), growths, and
+        #: windows held because this process's CPU was the bottleneck (``cpu``).
         self.events: collections.Counter[str] = collections.Counter()
 
     @property
@@ -265,25 +264,22 @@ class AdaptiveGate:
             return
         latencies.sort()
         median = latencies[len(latencies) // 2]
-        # The floor follows the medians smoothed: the lowest of many noisy medians
-        # would sink below the typical one and read every ordinary window as slow.
-        # Not in slow start: its few windows double the limit each, and a smoothed
-        # floor would lag the falling medians of the warm-up through several of them.
-        smooth = self._smooth = median if self._smooth is None or self._slow_start else (
-            self._smooth + (median - self._smooth) * _SMOOTHING)
-        self._remember(smooth, now)
-        if not self._warm:
+        if floor is None:
             # The first window holds the cold start (connections, first uses, a burst
             # of new calls): it seeds the floor and judges nothing.
-            self._warm = True
+            self._remember(median, now)
             self._new_window()
             return
-        floor = min(self._floor_now, self._floor_before)  # with this window's median
         # Judged on the medians smoothed: one slow window is more often this process
-        # pausing (a collection, a burst of new calls) than the service queueing.
+        # pausing (a collection, a burst of new calls) than the service queueing. The
+        # floor follows them too (the lowest of many noisy medians would sink below the
+        # typical one), but takes raw medians in slow start, whose few windows double
+        # the limit each: a smoothed floor would lag the falling medians of the warm-up.
         recent = median if self._recent is None else (
             self._recent + (median - self._recent) * _SMOOTHING)
         self._recent = recent
+        self._remember(median if self._slow_start else recent, now)
+        floor = min(self._floor_now, self._floor_before)  # with this window's median
         # While this process's CPU is what holds calls back (a freed slot waits for the
         # event loop), the limit holds: more in flight would only wait longer for the
         # CPU, and the latency that climbs is this process's, not the service's.

@@ -14,14 +14,10 @@ import yarl
 
 from .._limit import AdaptiveLimit
 from ..errors import WxaTimeoutError, WxaTransportError
-from ._base import HttpRequest, Timeout, decoded_chunks, identity
+from ._base import DEFAULT_CONNECTIONS, HttpRequest, Timeout, decoded_chunks, identity
 
 __all__ = ["AiohttpTransport"]
 
-# The pool bounds the client's default AdaptiveLimit, which starts at 32 in flight and
-# grows only while WeChat's round trips leave this process's CPU idle; connections are
-# opened as the limit needs them.
-_DEFAULT_CONNECTIONS = 256
 _URL_CACHE_SIZE = 256
 
 
@@ -124,7 +120,7 @@ class AiohttpTransport:
         self,
         session: aiohttp.ClientSession | None = None,
         *,
-        max_connections: int = _DEFAULT_CONNECTIONS,
+        max_connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from .._limit import AdaptiveLimit
 
 __all__ = [
-    "BytesResponse", "HttpRequest", "HttpResponse", "Timeout", "Transport", "declared_length",
-    "decoded_chunks", "identity",
+    "DEFAULT_CONNECTIONS", "BytesResponse", "HttpRequest", "HttpResponse", "Timeout",
+    "Transport", "declared_length", "decoded_chunks", "identity",
 ]
 
 
@@ -76,6 +76,12 @@ def _limit(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
             f"timeout {attribute.name}: must be a positive number of seconds, or None "
             f"for no limit; got {value!r}"
         )
+
+
+#: The pool of the network transports: it bounds the client's default AdaptiveLimit,
+#: which starts at 32 in flight and grows only while the service's latency leaves this
+#: process's CPU room; connections are opened as the limit needs them.
+DEFAULT_CONNECTIONS = 256
 
 
 def identity(encoding: str) -> bool:

@@ -14,16 +14,14 @@ import httpx
 
 from .._limit import AdaptiveLimit
 from ..errors import WxaTimeoutError, WxaTransportError
-from ._base import HttpRequest, Timeout, decoded_chunks, identity
+from ._base import DEFAULT_CONNECTIONS, HttpRequest, Timeout, decoded_chunks, identity
 
 __all__ = ["HttpxTransport"]
 
 # httpcore's pool does work proportional to open connections x waiting requests on
 # every event, so a bigger pool gets slower per call. The transport we build spreads
 # requests over "lanes", each a pool of ONE connection, and a request takes an idle
-# lane: every pool then does constant work, whatever the number in flight. As on
-# aiohttp, the pool bounds the client's default AdaptiveLimit (see there).
-_DEFAULT_CONNECTIONS = 256
+# lane: every pool then does constant work, whatever the number in flight.
 
 
 _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&#\s\"']+")
@@ -263,7 +261,7 @@ class HttpxTransport:
         self,
         client: httpx.AsyncClient | None = None,
         *,
-        max_connections: int = _DEFAULT_CONNECTIONS,
+        max_connections: int = DEFAULT_CONNECTIONS,
         http2: bool = False,
     ) -> None:
         if max_connections < 1:
