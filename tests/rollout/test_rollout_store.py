@@ -196,3 +196,25 @@ async def test_several_workers_share_a_rollout_and_finish_a_dead_ones_apps(
     for appid in tokens:
         state = emu.app(appid)
         assert len(state.audits) == 1 and len(state.releases) <= 1
+
+
+async def test_closing_waits_for_a_transaction_its_cancelled_caller_left(tmp_path: Any) -> None:
+    # A worker stopped mid-write leaves its transaction to finish (it is shielded, so it
+    # commits or rolls back, never holds SQLite's write lock); closing the store must
+    # wait for it, or its connection is never returned and is left open.
+    import gc
+    import warnings
+
+    store = await RolloutStore.open(db_url(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        writes = [asyncio.create_task(store.wake(1, [S.UNDER_AUDIT], 0.0)) for _ in range(8)]
+        await asyncio.sleep(0)  # each transaction has begun
+        for write in writes:
+            write.cancel()
+        await store.aclose()
+        await asyncio.sleep(0.3)  # whatever still ran after the close has finished now
+        del writes, store
+        gc.collect()
+    leaked = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaked, [str(w.message) for w in leaked]

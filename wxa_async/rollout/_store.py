@@ -79,6 +79,9 @@ class RolloutStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self.backend = engine.dialect.name
+        # Transactions that outlive a cancelled caller (see _transaction): closing the
+        # store waits for them, or their connection would be left open, never returned.
+        self._finishing: set[asyncio.Task[Any]] = set()
 
     @classmethod
     async def open(cls, url: str) -> RolloutStore:
@@ -101,6 +104,8 @@ class RolloutStore:
         return store
 
     async def aclose(self) -> None:
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
         await self._engine.dispose()
 
     async def __aenter__(self) -> Self:
@@ -277,7 +282,10 @@ class RolloutStore:
                 # Shielded: a caller cancelled mid-transaction (a worker stopped) leaves
                 # the transaction to commit or roll back, never a connection holding
                 # SQLite's write lock.
-                return await asyncio.shield(self._once(body))
+                task = asyncio.ensure_future(self._once(body))
+                self._finishing.add(task)
+                task.add_done_callback(self._finishing.discard)
+                return await asyncio.shield(task)
             except DBAPIError as exc:
                 text_ = str(exc.orig).lower()
                 if attempt == 4 or not ("deadlock" in text_ or "locked" in text_
